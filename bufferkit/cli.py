@@ -1,0 +1,197 @@
+"""The ``bufferkit`` command: ``serve`` runs the server, ``collect`` feeds it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from bufferkit import __version__
+from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, serve
+from bufferkit.collector import DEFAULT_BUFFER, collect
+from bufferkit.errors import BufferkitError
+from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE
+from bufferkit.transport import Transport
+
+log = logging.getLogger("bufferkit")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="bufferkit",
+        description="Sliding-window buffers of numeric columns, served over HTTP.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"bufferkit {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the standalone server",
+        description="Run the standalone bufferkit server until Ctrl-C or SIGTERM.",
+    )
+    serve_parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default: %(default)s, local clients only)",
+    )
+    serve_parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    serve_parser.add_argument(
+        "--token",
+        default=os.environ.get("BUFFERKIT_TOKEN") or None,
+        help="require the header 'Authorization: token TOKEN' on every request "
+        "(default: $BUFFERKIT_TOKEN if set, else no token)",
+    )
+    serve_parser.add_argument(
+        "--max-body-size",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_SIZE,
+        help="largest request body accepted, in bytes; larger bodies get 413 "
+        "(default: %(default)s, 64 MiB)",
+    )
+    serve_parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log messages of this level and above (default: %(default)s)",
+    )
+
+    collect_parser = commands.add_parser(
+        "collect",
+        help="stream this machine's metrics into a buffer",
+        description=(
+            "Append this machine's CPU percent, memory percent, disk I/O and network "
+            "rates (bytes per second) to a buffer on a running server, creating it "
+            "with windows [10, 50, 200] and lags [1, 5, 10] if needed."
+        ),
+    )
+    collect_parser.add_argument(
+        "--url",
+        default=os.environ.get("BUFFERKIT_URL")
+        or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/",
+        help="base URL of the server (default: $BUFFERKIT_URL if set, else "
+        f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/)",
+    )
+    collect_parser.add_argument(
+        "--token",
+        default=os.environ.get("BUFFERKIT_TOKEN") or None,
+        help="token the server requires (default: $BUFFERKIT_TOKEN if set)",
+    )
+    collect_parser.add_argument(
+        "--buffer",
+        default=DEFAULT_BUFFER,
+        help="buffer to append to (default: %(default)s)",
+    )
+    collect_parser.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=1.0,
+        help="seconds between rows (default: %(default)s)",
+    )
+    collect_parser.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        help="stop after this many rows (default: run until Ctrl-C)",
+    )
+    collect_parser.add_argument(
+        "--max-size",
+        type=_positive_int,
+        default=10_000,
+        help="rows the buffer keeps, if it has to be created (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``bufferkit`` command and return its exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _run_serve(args)
+    return _run_collect(args)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(
+            serve(
+                args.host, args.port, token=args.token, max_body_size=args.max_body_size
+            )
+        )
+    except OSError as error:
+        log.error("Cannot listen on %s:%d: %s", args.host, args.port, error)
+        return 1
+    return 0
+
+
+def _run_collect(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def show(row: dict[str, float], size: int) -> None:
+        print(
+            f"cpu={row['cpu']:.1f}% memory={row['memory']:.1f}% "
+            f"disk_io={row['disk_io']:.0f}B/s network={row['network']:.0f}B/s "
+            f"size={size}",
+            flush=True,
+        )
+
+    transport = Transport(args.url, args.token)
+    try:
+        sent = collect(
+            transport,
+            name=args.buffer,
+            interval=args.interval,
+            count=args.count,
+            max_size=args.max_size,
+            stop=stop,
+            on_row=show,
+        )
+    except KeyboardInterrupt:
+        return 0
+    except BufferkitError as error:
+        log.error("Server rejected the request: %s", error.message)
+        return 1
+    except OSError as error:
+        log.error("Cannot reach the server at %s: %s", args.url, error)
+        return 1
+    finally:
+        transport.close()
+    log.info("Sent %d rows to buffer %r", sent, args.buffer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Rolling, lag and delta features from the newest row's point of view.
+
+Every window is computed afresh from the values it holds, never from running sums, so a
+huge value that has left the window leaves no trace. The statistics follow these
+numerical rules:
+
+- a window of equal values has exactly its value as mean and exactly ``0.0`` as
+  standard deviation;
+- the mean and the sample standard deviation (ddof = 1) use the corrected two-pass
+  algorithm on values scaled by a power of two, which is exact, so that nothing
+  overflows in between: the mean of ``[1e308, 1e308]`` is ``1e308``;
+- a result with no finite value (the standard deviation of ``[-1.7e308, 1.7e308]``)
+  is ``None`` and is logged, so no response ever carries ``NaN`` or ``Infinity``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from bufferkit.storage import FloatArray
+
+log = logging.getLogger("bufferkit")
+
+Features = dict[str, float | None]
+
+
+def feature_names(
+    columns: Sequence[str], windows: Sequence[int], lags: Sequence[int]
+) -> list[str]:
+    """Return the feature names in response order.
+
+    Examples
+    --------
+    >>> feature_names(["cpu"], [10], [1])
+    ['cpu_rolling_mean_10', 'cpu_rolling_std_10', 'cpu_rolling_min_10', \
+'cpu_rolling_max_10', 'cpu_lag_1', 'cpu_delta_1']
+    """
+    names = []
+    for column in columns:
+        for window in windows:
+            for stat in ("mean", "std", "min", "max"):
+                names.append(f"{column}_rolling_{stat}_{window}")
+        for lag in lags:
+            names.append(f"{column}_lag_{lag}")
+            names.append(f"{column}_delta_{lag}")
+    return names
+
+
+def latest_features(
+    values: FloatArray,
+    columns: Sequence[str],
+    windows: Sequence[int],
+    lags: Sequence[int],
+    *,
+    buffer_name: str = "",
+) -> Features:
+    """Compute every feature of the newest row of ``values`` (``(columns, rows)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.array([[1.0, 2.0, 4.0]])
+    >>> latest_features(values, ["x"], [3], [2])
+    {'x_rolling_mean_3': 2.3333333333333335, 'x_rolling_std_3': 1.5275252316519468, \
+'x_rolling_min_3': 1.0, 'x_rolling_max_3': 4.0, 'x_lag_2': 1.0, 'x_delta_2': 3.0}
+    """
+    rows = values.shape[1]
+    stats = {
+        window: _window_stats(values[:, rows - window :])
+        for window in windows
+        if window <= rows
+    }
+    features: Features = {}
+    for index, column in enumerate(columns):
+        for window in windows:
+            mean, std, low, high = (
+                stats[window][index] if window in stats else (None,) * 4
+            )
+            if window in stats and std is None:
+                _log_no_finite(buffer_name, f"{column}_rolling_std_{window}")
+            features[f"{column}_rolling_mean_{window}"] = mean
+            features[f"{column}_rolling_std_{window}"] = std
+            features[f"{column}_rolling_min_{window}"] = low
+            features[f"{column}_rolling_max_{window}"] = high
+        for lag in lags:
+            lagged = float(values[index, rows - 1 - lag]) if lag < rows else None
+            delta = None
+            if lagged is not None:
+                delta = float(values[index, rows - 1]) - lagged
+                if not math.isfinite(delta):
+                    _log_no_finite(buffer_name, f"{column}_delta_{lag}")
+                    delta = None
+            features[f"{column}_lag_{lag}"] = lagged
+            features[f"{column}_delta_{lag}"] = delta
+    return features
+
+
+def _window_stats(
+    window: FloatArray,
+) -> list[tuple[float, float | None, float, float]]:
+    """Return ``(mean, std, min, max)`` for each row of ``window``."""
+    size = window.shape[1]
+    low = window.min(axis=1)
+    high = window.max(axis=1)
+    # Dividing by a power of two is exact and brings every value into [-2, 2];
+    # 2**(exponent - 1) stays finite even for the largest float64.
+    _, exponent = np.frexp(np.maximum(np.abs(low), np.abs(high)))
+    scale = np.ldexp(1.0, exponent - 1)
+    scaled = window / scale[:, None]
+    scaled_mean = scaled.mean(axis=1)
+    deviations = scaled - scaled_mean[:, None]
+    # Corrected two-pass: the second term removes the rounding error of the mean.
+    correction = deviations.sum(axis=1)
+    squares = np.einsum("ij,ij->i", deviations, deviations)
+    variance = np.maximum((squares - correction * correction / size) / (size - 1), 0.0)
+    with np.errstate(over="ignore"):
+        means = np.clip(scaled_mean * scale, low, high)
+        stds = np.sqrt(variance) * scale
+    constant = low == high
+    means[constant] = low[constant]
+    stds[constant] = 0.0
+    return [
+        (m, s if math.isfinite(s) else None, lo, hi)
+        for m, s, lo, hi in zip(
+            means.tolist(), stds.tolist(), low.tolist(), high.tolist(), strict=True
+        )
+    ]
+
+
+def _log_no_finite(buffer_name: str, feature: str) -> None:
+    log.warning(
+        "Feature %s of buffer %r has no finite value and is returned as null",
+        feature,
+        buffer_name,
+    )

@@ -1,0 +1,133 @@
+"""A small keep-alive HTTP/1.1 transport for talking to a bufferkit server.
+
+It uses ``http.client`` directly: one persistent connection per transport, reopened
+once when the server closed it, and error responses turned back into the
+``BufferkitError`` classes the server raised.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from bufferkit.errors import ERRORS_BY_CODE, BufferkitError
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class Transport:
+    """Send requests to one server over a persistent connection.
+
+    Parameters
+    ----------
+    url
+        Base URL of the server, such as ``http://127.0.0.1:14345/``; the API paths
+        ``v1/ml/...`` are joined to it.
+    token
+        Sent as ``Authorization: token <token>`` when given.
+    timeout
+        Seconds to wait for the connection and for each response.
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            msg = f"Invalid server URL {url!r}: use http://HOST:PORT/"
+            raise ValueError(msg)
+        self.url = url if url.endswith("/") else url + "/"
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._base_path = parts.path.rstrip("/") + "/"
+        self._timeout = timeout
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"token {token}"
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+    ) -> Any:
+        """Send ``method path`` with a JSON ``body`` and return the decoded reply.
+
+        ``raw`` sends already encoded JSON. Raises the ``BufferkitError`` subclass
+        matching the server's error code, or ``ConnectionError`` when the server
+        cannot be reached.
+        """
+        payload = (
+            raw if raw is not None else (None if body is None else orjson.dumps(body))
+        )
+        status, data = self._send(method, self._base_path + path, payload)
+        try:
+            decoded = orjson.loads(data) if data else None
+        except orjson.JSONDecodeError:
+            if status < 400:
+                raise
+            decoded = None
+        if status >= 400:
+            raise _error_from(status, decoded)
+        return decoded
+
+    def _send(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
+        with self._lock:
+            for attempt in (1, 2):
+                connection = self._connection or self._connect()
+                try:
+                    connection.request(
+                        method, path, body=payload, headers=self._headers
+                    )
+                    response = connection.getresponse()
+                    data = response.read()
+                except (
+                    http.client.RemoteDisconnected,
+                    BrokenPipeError,
+                    ConnectionResetError,
+                ):
+                    # A kept-alive connection the server closed; retry once, fresh.
+                    self.close()
+                    if attempt == 2:
+                        raise
+                    continue
+                except OSError:
+                    self.close()
+                    raise
+                if response.will_close:
+                    self.close()
+                return response.status, data
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> http.client.HTTPConnection:
+        connection_class = (
+            http.client.HTTPSConnection
+            if self._scheme == "https"
+            else http.client.HTTPConnection
+        )
+        self._connection = connection_class(
+            self._host, self._port, timeout=self._timeout
+        )
+        return self._connection
+
+    def close(self) -> None:
+        """Close the connection; the next request opens a new one."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _error_from(status: int, body: Any) -> BufferkitError:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return BufferkitError(
+            f"Server answered HTTP {status} without an error body", status=status
+        )
+    code = str(error.get("code", "internal_error"))
+    message = str(error.get("message", ""))
+    error_class = ERRORS_BY_CODE.get(code, BufferkitError)
+    return error_class(message, status=status, code=code)
