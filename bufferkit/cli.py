@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=DEFAULT_PORT,
-        help="TCP port to listen on; 0 picks a free one (default: %(default)s)",
+        help="TCP port to listen on, or 0 for a free one (default: %(default)s)",
     )
     serve_parser.add_argument(
         "--token",

@@ -1,8 +1,8 @@
 """Stream this machine's live metrics into a buffer, one row per interval.
 
-Each row holds the CPU use in percent over the interval, the memory in use in percent,
-and the disk and network throughput in bytes per second over the interval (reads plus
-writes, received plus sent), sampled with psutil.
+Each row contains the CPU use in percent over the interval, the memory in use in
+percent, and the disk and network throughput in bytes per second over the interval
+(reads plus writes, received plus sent), sampled with psutil.
 """
 
 from __future__ import annotations
