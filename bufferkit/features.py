@@ -6,9 +6,11 @@ numerical rules:
 
 - a window of equal values has exactly its value as mean and exactly ``0.0`` as
   standard deviation;
-- the mean and the sample standard deviation (ddof = 1) use the corrected two-pass
-  algorithm on values scaled by a power of two, which is exact, so that nothing
-  overflows in between: the mean of ``[1e308, 1e308]`` is ``1e308``;
+- the mean is rounded from the exact sum (``math.fsum``), so values that cancel
+  out keep an accurate mean, and the mean of ``[1e308, 1e308]`` is ``1e308``;
+- the sample standard deviation (ddof = 1) uses the corrected two-pass algorithm on
+  values scaled by a power of two, which is exact, so that nothing overflows in
+  between;
 - a result with no finite value (the standard deviation of ``[-1.7e308, 1.7e308]``)
   is ``None`` and is logged, so no response ever carries ``NaN`` or ``Infinity``.
 """
@@ -111,14 +113,20 @@ def _window_stats(
     _, exponent = np.frexp(np.maximum(np.abs(low), np.abs(high)))
     scale = np.ldexp(1.0, exponent - 1)
     scaled = window / scale[:, None]
-    scaled_mean = scaled.mean(axis=1)
+    exact_means = np.array(
+        [
+            _mean(row, factor)
+            for row, factor in zip(window.tolist(), scale.tolist(), strict=True)
+        ]
+    )
+    scaled_mean = exact_means / scale
     deviations = scaled - scaled_mean[:, None]
     # Corrected two-pass: the second term removes the rounding error of the mean.
     correction = deviations.sum(axis=1)
     squares = np.einsum("ij,ij->i", deviations, deviations)
     variance = np.maximum((squares - correction * correction / size) / (size - 1), 0.0)
     with np.errstate(over="ignore"):
-        means = np.clip(scaled_mean * scale, low, high)
+        means = np.clip(exact_means, low, high)
         stds = np.sqrt(variance) * scale
     constant = low == high
     means[constant] = low[constant]
@@ -129,6 +137,16 @@ def _window_stats(
             means.tolist(), stds.tolist(), low.tolist(), high.tolist(), strict=True
         )
     ]
+
+
+def _mean(values: list[float], scale: float) -> float:
+    """Return the mean of ``values``, rounded from their exact sum."""
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:
+        # The sum is beyond float64; the values divided by ``scale`` sum to a finite
+        # number, and dividing or multiplying by a power of two is exact.
+        return math.fsum(value / scale for value in values) / len(values) * scale
 
 
 def _log_no_finite(buffer_name: str, feature: str) -> None:
