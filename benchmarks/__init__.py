@@ -1,0 +1,1 @@
+"""Benchmarks of bufferkit over loopback HTTP; run ``python -m benchmarks.run``."""
