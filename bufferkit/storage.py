@@ -101,14 +101,15 @@ class WindowStorage:
 
     def append_row(self, row: tuple[float, ...]) -> int:
         """Append one row of ``width`` values and return rows evicted (0 or 1)."""
+        size_before = self.size
+        # Making room may move the rows and evict the oldest one already.
         self._make_room(1)
         self._array[:, self._end] = row
         self._end += 1
         self.appended_total += 1
         if self.size > self.max_size:
             self._start += 1
-            return 1
-        return 0
+        return size_before + 1 - self.size
 
     def _make_room(self, count: int) -> None:
         """Ensure ``count`` free slots after ``end``, by growing or compacting."""
