@@ -26,8 +26,12 @@ def make_app(
     *,
     token: str | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_buffers: int | None = None,
 ) -> web.Application:
     """Build the standalone Tornado application around ``registry``.
+
+    Without ``registry``, a new one holding at most ``max_buffers`` buffers
+    (``None`` for no limit) is created.
 
     Examples
     --------
@@ -38,7 +42,9 @@ def make_app(
     return web.Application(
         api_handlers("/"),
         default_handler_class=NotFoundHandler,
-        bufferkit_registry=registry if registry is not None else Registry(),
+        bufferkit_registry=(
+            registry if registry is not None else Registry(max_buffers=max_buffers)
+        ),
         bufferkit_token=token,
         bufferkit_max_body_size=max_body_size,
         log_function=_log_request,
@@ -82,9 +88,10 @@ async def serve(
     *,
     token: str | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_buffers: int | None = None,
 ) -> None:
     """Run the standalone server until SIGINT or SIGTERM, then stop cleanly."""
-    app = make_app(token=token, max_body_size=max_body_size)
+    app = make_app(token=token, max_body_size=max_body_size, max_buffers=max_buffers)
     server, bound_port = start_server(app, host, port)
     display_host = f"[{host}]" if ":" in host else host
     log.info(

@@ -35,6 +35,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        msg = f"must be a non-negative integer, got {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -74,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_SIZE,
         help="largest request body accepted, in bytes; larger bodies get 413 "
         "(default: %(default)s, 64 MiB)",
+    )
+    serve_parser.add_argument(
+        "--max-buffers",
+        type=_non_negative_int,
+        default=0,
+        help="most buffers held at once; creating one more gets 409 "
+        "'limit_exceeded' (default: %(default)s, no limit)",
     )
     serve_parser.add_argument(
         "--log-level",
@@ -144,7 +159,11 @@ def _run_serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(
             serve(
-                args.host, args.port, token=args.token, max_body_size=args.max_body_size
+                args.host,
+                args.port,
+                token=args.token,
+                max_body_size=args.max_body_size,
+                max_buffers=args.max_buffers or None,
             )
         )
     except OSError as error:

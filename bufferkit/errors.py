@@ -54,6 +54,13 @@ class UnauthorizedError(BufferkitError):
     code = "unauthorized"
 
 
+class ForbiddenError(BufferkitError):
+    """A request the Jupyter server refused: no valid credentials or XSRF token."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFoundError(BufferkitError):
     """An unknown route."""
 
@@ -110,6 +117,7 @@ ERRORS_BY_CODE: dict[str, type[BufferkitError]] = {
     for cls in (
         InvalidRequestError,
         UnauthorizedError,
+        ForbiddenError,
         BufferNotFoundError,
         BufferExistsError,
         MethodNotAllowedError,

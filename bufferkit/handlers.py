@@ -49,6 +49,9 @@ _JSON_TYPE = "application/json"
 class BufferkitHandler(web.RequestHandler):
     """Base of every API handler: settings, body limit, token and JSON errors."""
 
+    #: Query arguments that belong to the host, not to the API, and are ignored.
+    host_query_arguments: tuple[str, ...] = ()
+
     _chunks: list[bytes]
     _received: int
 
@@ -285,6 +288,8 @@ class DataHandler(BufferkitHandler):
         """Parse the query as non-negative integer parameters among ``names``."""
         values: dict[str, int] = {}
         for key, raw in self.request.query_arguments.items():
+            if key in self.host_query_arguments:
+                continue
             if key not in names:
                 msg = (
                     f"Unknown query parameter {key!r}: valid parameters are "
