@@ -119,9 +119,9 @@ class WindowStorage:
         # Rows that survive the append: at most max_size - count of the old ones.
         keep = min(self.size, self.max_size - count)
         needed = keep + count
-        if needed > capacity or (
-            capacity < self._max_capacity and self.size < self.max_size
-        ):
+        # Grow up to the spare room past max_size before moving any rows: a full
+        # buffer without that room would move nearly all its rows on every append.
+        if needed > capacity or capacity < self._max_capacity:
             new_capacity = min(
                 self._max_capacity, max(needed, capacity + capacity // 2)
             )
