@@ -181,7 +181,7 @@ def start_jupyter() -> Host:
         "-m",
         "jupyter_server",
         "--ServerApp.jpserver_extensions={'bufferkit': True}",
-        f"--ServerApp.token={token}",
+        f"--IdentityProvider.token={token}",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
@@ -189,6 +189,8 @@ def start_jupyter() -> Host:
         f"--ServerApp.root_dir={root}",
         "--ServerApp.log_level=WARN",
     ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
