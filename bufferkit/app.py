@@ -93,6 +93,12 @@ async def serve(
     """Run the standalone server until SIGINT or SIGTERM, then stop cleanly."""
     app = make_app(token=token, max_body_size=max_body_size, max_buffers=max_buffers)
     server, bound_port = start_server(app, host, port)
+    # Handle the signals before announcing the address: whoever waits for that
+    # line may stop the server right after reading it.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     display_host = f"[{host}]" if ":" in host else host
     log.info(
         "bufferkit serving on http://%s:%d/v1/ml/buffers%s",
@@ -100,10 +106,6 @@ async def serve(
         bound_port,
         " (token required)" if token else "",
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("bufferkit stopping")
     server.stop()
