@@ -78,10 +78,22 @@ def _fast_decoder(
 def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     """Validate ``body`` step by step and raise on its first problem."""
     document = loads(body)
-    if not isinstance(document, dict) or set(document) != {"data"}:
+    if not isinstance(document, dict):
+        msg = (
+            'Request body must be a JSON object {"data": [row, ...]}, '
+            f"got {_show(document)}"
+        )
+        raise InvalidRequestError(msg)
+    unknown = [key for key in document if key != "data"]
+    if unknown:
+        msg = (
+            f"Unknown key {unknown[0]!r} in the request body: send only "
+            '"data", an array of row objects'
+        )
+        raise InvalidRequestError(msg)
+    if "data" not in document:
         raise InvalidRequestError(
-            'Request body must be a JSON object with one key, "data", '
-            "holding an array of row objects"
+            'Request body must have the key "data", an array of row objects'
         )
     rows = document["data"]
     if not isinstance(rows, list):
