@@ -108,7 +108,8 @@ def _check_columns(columns: Sequence[object]) -> None:
             msg = f"Column names must be non-empty strings, got {_describe(column)}"
             raise InvalidRequestError(msg)
         if column in seen:
-            raise InvalidRequestError(f"Duplicate column name {column!r}")
+            msg = f"Duplicate column name {column!r}: column names must be unique"
+            raise InvalidRequestError(msg)
         seen.add(column)
 
 
@@ -137,7 +138,8 @@ def _check_integers(
             )
             raise InvalidRequestError(msg)
         if value in seen:
-            raise InvalidRequestError(f"Duplicate {field_name} value {value}")
+            msg = f"Duplicate {field_name} value {value}: list each value once"
+            raise InvalidRequestError(msg)
         seen.add(value)
 
 
