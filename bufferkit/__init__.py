@@ -3,6 +3,7 @@
 from typing import Any
 
 from bufferkit.buffer import Buffer
+from bufferkit.client import BufferHandle, Client
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
     BufferExistsError,
@@ -32,8 +33,10 @@ __all__ = [
     "Buffer",
     "BufferConfig",
     "BufferExistsError",
+    "BufferHandle",
     "BufferNotFoundError",
     "BufferkitError",
+    "Client",
     "InvalidRequestError",
     "Registry",
     "__version__",

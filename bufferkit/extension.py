@@ -78,6 +78,10 @@ class JupyterBufferkitHandler(BufferkitHandler, APIHandler):
             raise web.HTTPError(403)
         BufferkitHandler.prepare(self)
 
+    def allowed_methods(self) -> list[str]:
+        """Return the API's verbs; ``OPTIONS`` is Jupyter's CORS preflight."""
+        return [verb for verb in super().allowed_methods() if verb != "OPTIONS"]
+
     def _as_bufferkit_error(
         self, status_code: int, exception: BaseException | None
     ) -> BufferkitError:

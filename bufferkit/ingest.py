@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from operator import attrgetter
+from itertools import chain
 from typing import Any
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 from bufferkit.codec import loads
 from bufferkit.errors import InvalidRequestError
@@ -44,35 +45,41 @@ def decode_append(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     bufferkit.errors.InvalidRequestError: Column 'x' contains non-numeric value: \
 'high' (row 0)
     """
-    decoder, getter = _fast_decoder(columns)
     try:
-        rows = decoder.decode(body).data
+        rows = _fast_decoder(columns).decode(body).data
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _decode_checked(body, columns)
     if not rows:
         raise InvalidRequestError("Data array must contain at least one row")
-    if len(columns) == 1:
-        return np.array([list(map(getter, rows))], dtype=np.float64)
-    return np.array(list(map(getter, rows)), dtype=np.float64).T
+    # One pass over every value straight into the array, row after row; half the
+    # time of building a list of tuples for np.array.
+    width = len(columns)
+    values = np.fromiter(
+        chain.from_iterable(map(astuple, rows)),
+        dtype=np.float64,
+        count=len(rows) * width,
+    )
+    return values.reshape(len(rows), width).T
 
 
 @lru_cache(maxsize=256)
-def _fast_decoder(
-    columns: tuple[str, ...],
-) -> tuple[msgspec.json.Decoder[Any], attrgetter[Any]]:
+def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
     fields = [f"c{index}" for index in range(len(columns))]
+    # Rows hold floats only, so they need no garbage collector tracking, which
+    # would otherwise run collections while thousands of rows are decoded.
     row_type = msgspec.defstruct(
         "Row",
         [(field, float) for field in fields],
         rename=dict(zip(fields, columns, strict=True)),
         forbid_unknown_fields=True,
+        gc=False,
     )
     body_type = msgspec.defstruct(
         "AppendBody",
         [("data", list[row_type])],  # type: ignore[valid-type]
         forbid_unknown_fields=True,
     )
-    return msgspec.json.Decoder(body_type), attrgetter(*fields)
+    return msgspec.json.Decoder(body_type)
 
 
 def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:

@@ -61,9 +61,9 @@ class Transport:
         matching the server's error code, or ``ConnectionError`` when the server
         cannot be reached.
         """
-        payload = (
-            raw if raw is not None else (None if body is None else orjson.dumps(body))
-        )
+        payload = raw
+        if payload is None and body is not None:
+            payload = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
         status, data = self._send(method, self._base_path + path, payload)
         try:
             decoded = orjson.loads(data) if data else None
@@ -95,7 +95,7 @@ class Transport:
                     if attempt == 2:
                         raise
                     continue
-                except OSError:
+                except (OSError, http.client.HTTPException):
                     self.close()
                     raise
                 if response.will_close:
@@ -113,6 +113,11 @@ class Transport:
             self._host, self._port, timeout=self._timeout
         )
         return self._connection
+
+    def __del__(self) -> None:
+        # A transport dropped without close() must not leave its socket open.
+        if getattr(self, "_connection", None) is not None:
+            self.close()
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _ADDRESS = re.compile(rb"serving on (http://127\.0\.0\.1:\d+/)")
 
@@ -76,3 +80,66 @@ def start_standalone(*args: str, token: str | None = None) -> ServerProcess:
             return server
     process.kill()
     raise RuntimeError(f"bufferkit serve did not start; output:\n{seen.decode()}")
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on the loopback address right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_jupyter(
+    home: Path, *args: str, base_url: str = "/a@b/", token: str | None = None
+) -> ServerProcess:
+    """Run ``jupyter server`` with the bufferkit extension and wait until it answers.
+
+    Its config, data, runtime and root directories are under ``home``, so that no
+    user configuration or other server's files take part.
+    """
+    token = token or secrets.token_hex(16)
+    port = free_port()
+    dirs = {name: home / name for name in ("config", "data", "runtime", "root")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if key != "BUFFERKIT_TOKEN"}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.base_url={base_url}",
+        f"--ServerApp.root_dir={dirs['root']}",
+        "--ServerApp.jpserver_extensions={'bufferkit': True}",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+    )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}{base_url}", token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(
+                    server.base_url + "api/status",
+                    headers={"Authorization": f"token {token}"},
+                ),
+                timeout=5,
+            ):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"jupyter server did not start; output:\n{server.log}")
