@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
+from bufferkit.exact_sum import fsum_rows
 from bufferkit.storage import FloatArray
 
 log = logging.getLogger("bufferkit")
@@ -67,23 +69,24 @@ def latest_features(
     >>> import numpy as np
     >>> values = np.array([[1.0, 2.0, 4.0]])
     >>> latest_features(values, ["x"], [3], [2])
-    {'x_rolling_mean_3': 2.3333333333333335, 'x_rolling_std_3': 1.5275252316519468, \
+    {'x_rolling_mean_3': 2.3333333333333335, 'x_rolling_std_3': 1.5275252316519465, \
 'x_rolling_min_3': 1.0, 'x_rolling_max_3': 4.0, 'x_lag_2': 1.0, 'x_delta_2': 3.0}
     """
     rows = values.shape[1]
     stats = {
-        window: _window_stats(values[:, rows - window :])
+        window: window_stats(values[:, rows - window :])
         for window in windows
         if window <= rows
     }
     features: Features = {}
     for index, column in enumerate(columns):
         for window in windows:
-            mean, std, low, high = (
-                stats[window][index] if window in stats else (None,) * 4
-            )
-            if window in stats and std is None:
-                _log_no_finite(buffer_name, f"{column}_rolling_std_{window}")
+            mean = std = low = high = None
+            if window in stats:
+                mean, std, low, high = (float(array[index]) for array in stats[window])
+                if not math.isfinite(std):
+                    log_no_finite(buffer_name, f"{column}_rolling_std_{window}")
+                    std = None
             features[f"{column}_rolling_mean_{window}"] = mean
             features[f"{column}_rolling_std_{window}"] = std
             features[f"{column}_rolling_min_{window}"] = low
@@ -92,19 +95,44 @@ def latest_features(
             lagged = float(values[index, rows - 1 - lag]) if lag < rows else None
             delta = None
             if lagged is not None:
+                # Python and numpy subtract float64 the same way, so the history's
+                # vectorised deltas match these bit for bit.
                 delta = float(values[index, rows - 1]) - lagged
                 if not math.isfinite(delta):
-                    _log_no_finite(buffer_name, f"{column}_delta_{lag}")
+                    log_no_finite(buffer_name, f"{column}_delta_{lag}")
                     delta = None
             features[f"{column}_lag_{lag}"] = lagged
             features[f"{column}_delta_{lag}"] = delta
     return features
 
 
-def _window_stats(
-    window: FloatArray,
-) -> list[tuple[float, float | None, float, float]]:
-    """Return ``(mean, std, min, max)`` for each row of ``window``."""
+class WindowStats(NamedTuple):
+    """Statistics of each row of a 2-D array of windows; ``std`` is NaN where no
+    finite value exists."""
+
+    mean: FloatArray
+    std: FloatArray
+    min: FloatArray
+    max: FloatArray
+
+
+def window_stats(windows: FloatArray) -> WindowStats:
+    """Compute the mean, sample standard deviation, min and max of each row.
+
+    ``windows`` is ``(k, W)`` with ``W >= 2``, one window per row. Each row's
+    results depend on that row's values alone, never on ``k`` or on the other rows.
+    The array is made C-contiguous and every reduction runs along its last axis,
+    where numpy sums each row the same way whatever the array's shape. The latest
+    features and the feature history both call this, so they agree bit for bit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stats = window_stats(np.array([[1.0, 2.0, 4.0], [0.1, 0.1, 0.1]]))
+    >>> stats.mean.tolist(), stats.std.tolist()
+    ([2.3333333333333335, 0.1], [1.5275252316519465, 0.0])
+    """
+    window = np.ascontiguousarray(windows, dtype=np.float64)
     size = window.shape[1]
     low = window.min(axis=1)
     high = window.max(axis=1)
@@ -113,17 +141,12 @@ def _window_stats(
     _, exponent = np.frexp(np.maximum(np.abs(low), np.abs(high)))
     scale = np.ldexp(1.0, exponent - 1)
     scaled = window / scale[:, None]
-    exact_means = np.array(
-        [
-            _mean(row, factor)
-            for row, factor in zip(window.tolist(), scale.tolist(), strict=True)
-        ]
-    )
+    exact_means = _exact_means(window, scaled, scale)
     scaled_mean = exact_means / scale
     deviations = scaled - scaled_mean[:, None]
     # Corrected two-pass: the second term removes the rounding error of the mean.
     correction = deviations.sum(axis=1)
-    squares = np.einsum("ij,ij->i", deviations, deviations)
+    squares = (deviations * deviations).sum(axis=1)
     variance = np.maximum((squares - correction * correction / size) / (size - 1), 0.0)
     with np.errstate(over="ignore"):
         means = np.clip(exact_means, low, high)
@@ -131,27 +154,37 @@ def _window_stats(
     constant = low == high
     means[constant] = low[constant]
     stds[constant] = 0.0
-    return [
-        (m, s if math.isfinite(s) else None, lo, hi)
-        for m, s, lo, hi in zip(
-            means.tolist(), stds.tolist(), low.tolist(), high.tolist(), strict=True
-        )
-    ]
+    stds[~np.isfinite(stds)] = np.nan
+    return WindowStats(means, stds, low, high)
 
 
-def _mean(values: list[float], scale: float) -> float:
-    """Return the mean of ``values``, rounded from their exact sum."""
-    try:
-        return math.fsum(values) / len(values)
-    except OverflowError:
+def _exact_means(
+    window: FloatArray, scaled: FloatArray, scale: FloatArray
+) -> FloatArray:
+    """Return each row's mean, rounded from its exact sum (``math.fsum``)."""
+    size = window.shape[1]
+    sums = fsum_rows(window)
+    means: FloatArray = sums / size
+    overflow = ~np.isfinite(sums)
+    if overflow.any():
         # The sum is beyond float64; the values divided by ``scale`` sum to a finite
         # number, and dividing or multiplying by a power of two is exact.
-        return math.fsum(value / scale for value in values) / len(values) * scale
+        means[overflow] = fsum_rows(scaled[overflow]) / size * scale[overflow]
+    return means
 
 
-def _log_no_finite(buffer_name: str, feature: str) -> None:
-    log.warning(
-        "Feature %s of buffer %r has no finite value and is returned as null",
-        feature,
-        buffer_name,
-    )
+def log_no_finite(buffer_name: str, feature: str, rows: int = 1) -> None:
+    """Log that ``feature`` has no finite value in ``rows`` rows and is null there."""
+    if rows == 1:
+        log.warning(
+            "Feature %s of buffer %r has no finite value and is returned as null",
+            feature,
+            buffer_name,
+        )
+    else:
+        log.warning(
+            "Feature %s of buffer %r has no finite value in %d rows, returned as nulls",
+            feature,
+            buffer_name,
+            rows,
+        )
