@@ -24,6 +24,10 @@ DEFAULT_CHART_ROWS = 10_000
 class BufferHandleLike(Protocol):
     """What ``BufferView`` needs from ``bufferkit.BufferHandle``."""
 
+    @property
+    def name(self) -> str:
+        """The buffer's name."""
+
     def info(self) -> Mapping[str, Any]:
         """Return the buffer model."""
 
@@ -97,6 +101,10 @@ class BufferView(ipywidgets.VBox):  # type: ignore[misc]
         self._refresher = Refresher(self.refresh, self._publisher, name="BufferView")
         if start:
             self.start()
+
+    def __repr__(self) -> str:
+        name = self.handle.name
+        return f"BufferView({name!r}, rows={self.rows}, interval={self.interval:g})"
 
     @property
     def updates(self) -> int:

@@ -61,6 +61,9 @@ class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
         if start:
             self.start()
 
+    def __repr__(self) -> str:
+        return f"MemoryView(interval={self.interval:g})"
+
     @property
     def updates(self) -> int:
         """Number of updates sent to the browser so far."""
