@@ -2,10 +2,12 @@
 
 How the handler classes are shared
 ----------------------------------
-The verb bodies live once, in ``bufferkit.handlers``. Each class here combines the
-standalone class of the same name with :class:`JupyterBufferkitHandler`, which is
-``BufferkitHandler`` followed by jupyter-server's ``APIHandler``. Python's method
-resolution order then reads, for example::
+The verb bodies live once, in ``bufferkit.handlers``. ``jupyter_handler()`` derives
+the Jupyter class of each standalone class listed by ``api_handlers()``: a subclass
+of :class:`JupyterBufferkitHandler` (``BufferkitHandler`` followed by
+jupyter-server's ``APIHandler``) and of the standalone class, whose every verb is
+the standalone one wrapped as ``web.authenticated(authorized(verb))``. Python's
+method resolution order then reads, for example::
 
     BuffersHandler -> JupyterBufferkitHandler -> handlers.BuffersHandler
     -> BufferkitHandler -> APIHandler -> JupyterHandler -> ... -> RequestHandler
@@ -15,14 +17,14 @@ so that:
 - ``BufferkitHandler.write_error`` comes before ``APIHandler.write_error``: every
   error, Jupyter's own 403 included, leaves as ``{"error": {"code", "message"}}``;
 - ``JupyterBufferkitHandler.prepare`` runs Jupyter's ``prepare`` first (host check,
-  user, CORS, XSRF, origin), refuses any request without a user, then runs the
-  body-size check of ``BufferkitHandler``; the body streams in through
-  ``data_received`` only after all of these have passed;
-- each verb is redefined here only to put ``@web.authenticated`` (outermost, as
-  jupyter-server's audit of extension routes expects) and ``@authorized`` around
-  the shared body, which it calls through ``super()``. Tornado types
-  ``web.authenticated`` as returning ``Callable[..., Awaitable[None] | None]``,
-  hence the ``type: ignore[override]`` on each of them.
+  user, CORS, XSRF, origin), refuses any request without a user, then the
+  standalone chain: ``NotFoundHandler``'s 404 and the body-size check of
+  ``BufferkitHandler``; the body streams in through ``data_received`` only after
+  all of these have passed;
+- ``web.authenticated`` is the outermost wrapper of every verb, as jupyter-server's
+  audit of extension routes expects, and ``authorized`` asks Jupyter's authorizer
+  about the ``bufferkit`` resource. Deriving the classes rather than writing them
+  out means a route added to ``api_handlers()`` gets both without a line here.
 
 The standalone token check reads the ``bufferkit_token`` setting, which the
 extension never sets: Jupyter's identity provider decides who is authenticated, and
@@ -32,6 +34,7 @@ requests without valid credentials get 403 (not the standalone server's 401).
 from __future__ import annotations
 
 import contextlib
+from typing import Any, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -40,10 +43,11 @@ from tornado import web
 from traitlets import Int
 
 from bufferkit import handlers
-from bufferkit.errors import BufferkitError, ForbiddenError, NotFoundError
+from bufferkit.errors import BufferkitError, ForbiddenError
 from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE, BufferkitHandler
 from bufferkit.registry import Registry
 
+_VERBS = ("get", "post", "put", "patch", "delete", "head")
 #: Resource name given to Jupyter's authorizer for every API request.
 AUTH_RESOURCE = "bufferkit"
 
@@ -76,7 +80,9 @@ class JupyterBufferkitHandler(BufferkitHandler, APIHandler):
         verb = getattr(self, (self.request.method or "").lower(), None)
         if not self.current_user and not hasattr(verb, "__allow_unauthenticated"):
             raise web.HTTPError(403)
-        BufferkitHandler.prepare(self)
+        # The standalone class's prepare, then BufferkitHandler's; APIHandler's
+        # synchronous parent is never reached, BufferkitHandler not calling super().
+        super().prepare()
 
     def allowed_methods(self) -> list[str]:
         """Return the API's verbs; ``OPTIONS`` is Jupyter's CORS preflight."""
@@ -104,85 +110,37 @@ def _forbidden_message(exception: BaseException | None) -> str:
     return f"Missing or invalid credentials: {_CREDENTIALS_HINT}"
 
 
-class BuffersHandler(JupyterBufferkitHandler, handlers.BuffersHandler):
-    """``/v1/ml/buffers`` in Jupyter: list buffers and create one."""
-
-    @web.authenticated
-    @authorized
-    def get(self) -> None:  # type: ignore[override]
-        """List every buffer in creation order, with the memory they use."""
-        super().get()
-
-    @web.authenticated
-    @authorized
-    def post(self) -> None:  # type: ignore[override]
-        """Create a buffer."""
-        super().post()
+_DERIVED: dict[type[BufferkitHandler], type[JupyterBufferkitHandler]] = {}
 
 
-class BufferHandler(JupyterBufferkitHandler, handlers.BufferHandler):
-    """``/v1/ml/buffers/{name}`` in Jupyter: describe or delete one buffer."""
+def jupyter_handler(handler: type[BufferkitHandler]) -> type[JupyterBufferkitHandler]:
+    """Return the Jupyter class of a standalone handler class.
 
-    @web.authenticated
-    @authorized
-    def get(self, name: str) -> None:  # type: ignore[override]
-        """Describe the buffer."""
-        super().get(name)
+    It is a subclass of both, whose verbs are the standalone ones wrapped in
+    ``web.authenticated`` (outermost) and ``authorized``.
 
-    @web.authenticated
-    @authorized
-    def delete(self, name: str) -> None:  # type: ignore[override]
-        """Delete the buffer and report the memory it held."""
-        super().delete(name)
-
-
-class AppendHandler(JupyterBufferkitHandler, handlers.AppendHandler):
-    """``/v1/ml/buffers/{name}/append`` in Jupyter: append rows, all or none."""
-
-    @web.authenticated
-    @authorized
-    async def post(self, name: str) -> None:  # type: ignore[override]
-        """Append ``{"data": [row, ...]}``; a rejected body stores nothing."""
-        await super().post(name)
-
-
-class DataHandler(JupyterBufferkitHandler, handlers.DataHandler):
-    """``/v1/ml/buffers/{name}/data`` in Jupyter: read rows."""
-
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:  # type: ignore[override]
-        """Read rows selected by ``offset``/``limit`` or ``last``, oldest first."""
-        await super().get(name)
-
-
-class FeaturesHandler(JupyterBufferkitHandler, handlers.FeaturesHandler):
-    """``/v1/ml/buffers/{name}/features`` in Jupyter: the newest row's features."""
-
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:  # type: ignore[override]
-        """Compute the features of the newest row."""
-        await super().get(name)
-
-
-class NotFoundHandler(JupyterBufferkitHandler):
-    """Any other path under ``v1/ml/``: 404 in the JSON error shape, once logged in."""
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        """Reject the request once Jupyter has authenticated it."""
-        await super().prepare()
-        raise NotFoundError(f"No route for {self.request.path}")
-
-
-_JUPYTER_CLASSES: dict[type[BufferkitHandler], type[JupyterBufferkitHandler]] = {
-    handlers.BuffersHandler: BuffersHandler,
-    handlers.BufferHandler: BufferHandler,
-    handlers.AppendHandler: AppendHandler,
-    handlers.DataHandler: DataHandler,
-    handlers.FeaturesHandler: FeaturesHandler,
-    handlers.NotFoundHandler: NotFoundHandler,
-}
+    Examples
+    --------
+    >>> jupyter_class = jupyter_handler(handlers.BuffersHandler)
+    >>> [cls.__name__ for cls in jupyter_class.__mro__[:5]]
+    ['BuffersHandler', 'JupyterBufferkitHandler', 'BuffersHandler', \
+'BufferkitHandler', 'APIHandler']
+    >>> jupyter_class.get.__wrapped__.__wrapped__ is handlers.BuffersHandler.get
+    True
+    """
+    if handler in _DERIVED:
+        return _DERIVED[handler]
+    namespace: dict[str, Any] = {"__module__": __name__, "__doc__": handler.__doc__}
+    for verb in _VERBS:
+        body = getattr(handler, verb)
+        if body is not getattr(web.RequestHandler, verb):
+            namespace[verb] = web.authenticated(authorized(body))
+    bases = (JupyterBufferkitHandler, handler)
+    derived = cast(
+        type[JupyterBufferkitHandler], type(handler.__name__, bases, namespace)
+    )
+    _DERIVED[handler] = derived
+    return derived
 
 
 def extension_handlers() -> list[tuple[str, type[JupyterBufferkitHandler]]]:
@@ -197,7 +155,7 @@ def extension_handlers() -> list[tuple[str, type[JupyterBufferkitHandler]]]:
     ['v1/ml/buffers/?', 'v1/ml/buffers/([^/]+)/?']
     """
     return [
-        (pattern.lstrip("/"), _JUPYTER_CLASSES[handler])
+        (pattern.lstrip("/"), jupyter_handler(handler))
         for pattern, handler in handlers.api_handlers("/")
     ]
 

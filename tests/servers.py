@@ -30,6 +30,8 @@ class ServerProcess:
     base_url: str
     token: str | None
     output: list[bytes] = field(default_factory=list)
+    #: Where a Jupyter server writes its ``jpserver-*.json`` information file.
+    runtime_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -127,7 +129,12 @@ def start_jupyter(
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
     )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}{base_url}", token)
+    server = ServerProcess(
+        process,
+        f"http://127.0.0.1:{port}{base_url}",
+        token,
+        runtime_dir=dirs["runtime"],
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:

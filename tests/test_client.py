@@ -1,0 +1,282 @@
+"""``bufferkit.Client`` against real servers: the standalone one and Jupyter's."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from bufferkit import client as client_module
+from bufferkit.client import BufferHandle, Client
+from bufferkit.errors import (
+    BufferExistsError,
+    BufferkitError,
+    BufferNotFoundError,
+    InvalidRequestError,
+)
+from tests.http import Api
+from tests.servers import ServerProcess, free_port
+
+HOSTS = ("standalone", "jupyter")
+
+
+@pytest.fixture(params=HOSTS)
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A client of each host in turn; buffers are deleted after each test."""
+    server: ServerProcess = request.getfixturevalue(request.param)
+    with Client(server.base_url, server.token) as client:
+        yield client
+        for model in client.buffers():
+            client.delete(model["name"])
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No server in the environment and an empty Jupyter runtime directory."""
+    monkeypatch.delenv("BUFFERKIT_URL", raising=False)
+    monkeypatch.delenv("BUFFERKIT_TOKEN", raising=False)
+    monkeypatch.delenv("JPY_PARENT_PID", raising=False)
+    runtime_dir = tmp_path / "runtime"
+    runtime_dir.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime_dir))
+    monkeypatch.setattr(
+        client_module, "DEFAULT_URL", f"http://127.0.0.1:{free_port()}/"
+    )
+    return runtime_dir
+
+
+def test_create_append_and_read(client: Client) -> None:
+    handle = client.create("metrics", ["cpu", "memory"], max_size=3)
+
+    one = handle.append({"cpu": 1, "memory": 2.5})
+    many = handle.append([{"cpu": 3, "memory": 4}, {"cpu": 5, "memory": 6}])
+    frame = handle.append(pl.DataFrame({"memory": [8], "cpu": [7]}))
+
+    assert one == {"rows_appended": 1, "current_size": 1, "rows_dropped": 0}
+    assert many == {"rows_appended": 2, "current_size": 3, "rows_dropped": 0}
+    assert frame == {"rows_appended": 1, "current_size": 3, "rows_dropped": 1}
+    expected = pl.DataFrame({"cpu": [3.0, 5.0, 7.0], "memory": [4.0, 6.0, 8.0]})
+    assert_frame_equal(handle.to_polars(), expected)
+
+
+def test_data_pages_and_last_rows(client: Client) -> None:
+    handle = client.create("series", ["x"])
+    handle.append([{"x": value} for value in range(10)])
+
+    page = handle.data(offset=2, limit=3)
+    last = handle.data(last=2)
+    past_end = handle.data(offset=20)
+
+    assert page["x"].to_list() == [2.0, 3.0, 4.0]
+    assert last["x"].to_list() == [8.0, 9.0]
+    assert past_end.schema == pl.Schema({"x": pl.Float64})
+    assert past_end.height == 0
+
+
+def test_empty_buffer_reads_as_typed_empty_frame(client: Client) -> None:
+    handle = client.create("empty", ["b", "a"])
+
+    frame = handle.to_polars()
+
+    assert frame.columns == ["b", "a"]
+    assert frame.dtypes == [pl.Float64, pl.Float64]
+    assert frame.height == 0
+
+
+def test_features_info_and_handles(client: Client) -> None:
+    client.create("feat", ["x"], max_size=10, rolling_windows=[2], lag_periods=[1])
+    handle = client.buffer("feat")
+    handle.append([{"x": 1.0}, {"x": 3.0}])
+
+    features = handle.features()
+    info = handle.info()
+
+    assert isinstance(handle, BufferHandle)
+    assert (handle.name, handle.columns) == ("feat", ("x",))
+    assert features["x_rolling_mean_2"] == 2.0
+    assert features["x_lag_1"] == 1.0
+    assert features["x_delta_1"] == 2.0
+    assert info["current_size"] == 2
+    assert info["rolling_windows"] == [2]
+    assert [model["name"] for model in client.buffers()] == ["feat"]
+
+
+def test_delete_and_errors(client: Client) -> None:
+    client.create("gone", ["x"])
+
+    deleted = client.delete("gone")
+    with pytest.raises(BufferNotFoundError) as missing:
+        client.buffer("gone")
+    client.create("taken", ["x"])
+    with pytest.raises(BufferExistsError) as exists:
+        client.create("taken", ["x"])
+    with pytest.raises(InvalidRequestError) as invalid:
+        client.buffer("taken").append({"y": 1.0})
+
+    assert deleted == {"deleted": "gone", "memory_freed_bytes": 0}
+    assert (missing.value.status, missing.value.code) == (404, "not_found")
+    assert missing.value.message == "Buffer 'gone' not found"
+    assert (exists.value.status, exists.value.code) == (409, "conflict")
+    assert invalid.value.status == 400
+    assert "Schema mismatch" in invalid.value.message
+
+
+def test_large_frame_goes_in_chunks(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "APPEND_CHUNK_ROWS", 4)
+    handle = client.create("chunks", ["x", "y"], max_size=8)
+    frame = pl.DataFrame({"x": range(10), "y": [float(i) / 2 for i in range(10)]})
+
+    result = handle.append(frame)
+
+    assert result == {"rows_appended": 10, "current_size": 8, "rows_dropped": 2}
+    assert_frame_equal(handle.to_polars(), frame.tail(8).cast(pl.Float64))
+
+
+def test_frame_of_120k_rows(client: Client) -> None:
+    rows = 120_000
+    handle = client.create("bulk", ["x"], max_size=rows)
+    frame = pl.DataFrame({"x": pl.arange(0, rows, eager=True).cast(pl.Float64)})
+
+    result = handle.append(frame)
+
+    assert result["rows_appended"] == rows
+    assert_frame_equal(handle.to_polars(), frame)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pl.DataFrame({"x": [1.0], "z": [2.0]}), "Schema mismatch"),
+        (pl.DataFrame({"x": ["1"]}), "has type String"),
+        (pl.DataFrame({"x": [1.0, None]}), "null, NaN or infinite"),
+        (pl.DataFrame({"x": [1.0, float("nan")]}), "null, NaN or infinite"),
+    ],
+)
+def test_bad_frame_stores_nothing(
+    client: Client, frame: pl.DataFrame, message: str
+) -> None:
+    handle = client.create("strict", ["x"])
+
+    with pytest.raises(InvalidRequestError, match=message):
+        handle.append(frame)
+
+    assert handle.info()["current_size"] == 0
+
+
+def test_explicit_url_and_token(standalone: ServerProcess) -> None:
+    with Client(standalone.base_url.rstrip("/"), "unused") as client:
+        assert client.url == standalone.base_url
+        assert client.buffers() == []
+
+
+def test_environment_url_and_token(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, jupyter: ServerProcess
+) -> None:
+    monkeypatch.setenv("BUFFERKIT_URL", jupyter.base_url)
+    monkeypatch.setenv("BUFFERKIT_TOKEN", jupyter.token or "")
+
+    with Client() as client:
+        assert client.url == jupyter.base_url
+        assert client.buffers() == []
+
+
+def test_finds_running_jupyter_server(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, jupyter: ServerProcess
+) -> None:
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(jupyter.runtime_dir))
+
+    with Client() as client:
+        assert client.url == jupyter.base_url
+        assert client.buffers() == []
+
+
+def write_server_info(runtime_dir: Path, name: str, info: dict[str, object]) -> None:
+    (runtime_dir / f"jpserver-{name}.json").write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize("parent", HOSTS)
+def test_prefers_the_kernels_own_server(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    standalone: ServerProcess,
+    jupyter: ServerProcess,
+    parent: str,
+) -> None:
+    # Two running servers answer; the one whose process is the parent wins.
+    write_server_info(
+        clean_env,
+        "1",
+        {"url": jupyter.base_url, "token": jupyter.token, "pid": jupyter.process.pid},
+    )
+    write_server_info(
+        clean_env,
+        "2",
+        {"url": standalone.base_url, "token": "", "pid": standalone.process.pid},
+    )
+    chosen: ServerProcess = request.getfixturevalue(parent)
+    monkeypatch.setenv("JPY_PARENT_PID", str(chosen.process.pid))
+
+    with Client() as client:
+        assert client.url == chosen.base_url
+
+
+def test_skips_jupyter_server_without_extension(
+    clean_env: Path, standalone: ServerProcess
+) -> None:
+    # A live process listed with a URL where no bufferkit API answers.
+    write_server_info(
+        clean_env,
+        "1",
+        {"url": client_module.DEFAULT_URL, "token": "x", "pid": os.getpid()},
+    )
+
+    assert not client_module._answers(client_module.DEFAULT_URL, "x")
+    assert client_module._jupyter_servers() == [(client_module.DEFAULT_URL, "x")]
+
+
+def test_starts_a_background_server(clean_env: Path) -> None:
+    previous = client_module._background
+    try:
+        with Client() as client:
+            handle = client.create("auto", ["x"])
+            handle.append({"x": 1.0})
+            url = client.url
+            rows = handle.to_polars()["x"].to_list()
+        with Client() as again:
+            reused = again.url
+        without_token = Api(url).get("v1/ml/buffers")
+    finally:
+        started = client_module._background
+        client_module._background = previous
+        if started is not None and started is not previous:
+            started.stop()
+
+    assert url.startswith("http://127.0.0.1:")
+    assert rows == [1.0]
+    assert reused == url
+    assert without_token.status == 401
+    assert started is not None and not started.running
+
+
+def test_unreachable_server_raises_connection_error() -> None:
+    with (
+        Client(f"http://127.0.0.1:{free_port()}/") as client,
+        pytest.raises(ConnectionError),
+    ):
+        client.buffers()
+
+
+def test_error_without_json_body_keeps_status(jupyter: ServerProcess) -> None:
+    root = jupyter.base_url.replace("/a@b/", "/")
+    with Client(root, jupyter.token) as client, pytest.raises(BufferkitError) as error:
+        client.buffers()
+
+    assert error.value.status == 404
