@@ -14,6 +14,7 @@ import polars as pl
 from bufferkit.config import BufferConfig
 from bufferkit.errors import InvalidRequestError
 from bufferkit.features import Features, latest_features
+from bufferkit.history import FeatureHistory, history_frame
 from bufferkit.storage import FloatArray, WindowStorage
 
 BYTES_PER_VALUE = 8
@@ -172,6 +173,39 @@ class Buffer:
             values = view[:, start:stop].copy()
             first_sequence = self._storage.first_sequence + start
         return Snapshot(self.config.columns, values, size, offset, first_sequence)
+
+    def feature_history(
+        self, *, offset: int = 0, limit: int | None = None, last: int | None = None
+    ) -> FeatureHistory:
+        """Compute the features of each row of a page, selected as ``read`` does.
+
+        Each row's features are those ``features`` returned when it was the newest
+        row, computed from the rows held: a window or lag reaching back before the
+        oldest row held is null.
+        """
+        config = self.config
+        depth = max(
+            (*config.rolling_windows, *(lag + 1 for lag in config.lag_periods)),
+            default=1,
+        )
+        with self._lock:
+            view = self._storage.view()
+            size = view.shape[1]
+            if last is not None:
+                offset = max(0, size - last)
+            start = min(offset, size)
+            stop = size if limit is None else min(size, start + limit)
+            context = max(0, start - depth + 1)
+            values = view[:, context:stop].copy()
+        frame = history_frame(
+            values,
+            config.columns,
+            config.rolling_windows,
+            config.lag_periods,
+            start=start - context,
+            buffer_name=config.name,
+        )
+        return FeatureHistory(size, offset, stop - start, frame)
 
     def features(self) -> LatestFeatures:
         """Compute the features of the newest row (rolling, lag and delta)."""

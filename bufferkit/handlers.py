@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,17 +18,18 @@ from typing import Any, TypeVar
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from bufferkit.append_body import decode_append_body
 from bufferkit.codec import dumps, loads, rows_json
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
     BufferkitError,
-    InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
 )
-from bufferkit.ingest import decode_append
+from bufferkit.formats import Encoded, encode_page, with_data
+from bufferkit.query import PageQuery, parse_page_query
 from bufferkit.registry import Registry
 
 log = logging.getLogger("bufferkit")
@@ -41,7 +41,6 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 OFFLOAD_BODY_BYTES = 256 * 1024
 OFFLOAD_ROWS = 5_000
 _VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_INTEGER = re.compile(r"[0-9]{1,18}")
 _JSON_TYPE = "application/json"
 
 
@@ -234,14 +233,20 @@ class BufferHandler(BufferkitHandler):
 
 
 class AppendHandler(BufferkitHandler):
-    """``/v1/ml/buffers/{name}/append``: append rows, all or none."""
+    """``/v1/ml/buffers/{name}/append``: append rows, all or none.
+
+    The body is JSON, ``{"data": [row, ...]}`` or ``{"columns": {column: [value,
+    ...]}}``, or an Arrow IPC stream sent with ``Content-Type:
+    application/vnd.apache.arrow.stream``.
+    """
 
     async def post(self, name: str) -> None:
-        """Append ``{"data": [row, ...]}``; a rejected body stores nothing."""
+        """Append the rows of the body; a rejected body stores nothing."""
         buffer = self.registry.get(name)
         body = self.body
+        content_type = self.request.headers.get("Content-Type")
         block = await self.offload(
-            lambda: decode_append(body, buffer.columns),
+            lambda: decode_append_body(body, content_type, buffer.columns),
             heavy=len(body) > OFFLOAD_BODY_BYTES,
         )
         result = buffer.append_columns(block)
@@ -255,60 +260,103 @@ class AppendHandler(BufferkitHandler):
 
 
 class DataHandler(BufferkitHandler):
-    """``/v1/ml/buffers/{name}/data``: read rows by page or the newest ones."""
+    """``/v1/ml/buffers/{name}/data``: read rows by page or the newest ones.
+
+    ``format`` picks the response: ``json`` (default) sends
+    ``{name, current_size, columns, returned_rows, offset, data}`` with ``data`` a
+    list of row objects, oldest first; ``columns`` sends the same object with
+    ``data`` an object of column arrays, ``{column: [value, ...]}``; ``csv``,
+    ``parquet`` and ``arrow`` (an Arrow IPC stream) send the rows alone as a file
+    named ``<name>.csv``, ``<name>.parquet`` or ``<name>.arrows``.
+    """
 
     async def get(self, name: str) -> None:
         """Read rows selected by ``offset``/``limit`` or ``last``, oldest first."""
         buffer = self.registry.get(name)
-        query = self.query_integers(("offset", "limit", "last"))
-        last = query.get("last")
-        if last is not None and ("offset" in query or "limit" in query):
-            raise InvalidRequestError(
-                "Use either 'last' or 'offset'/'limit', not both: 'last' already "
-                "selects the newest rows"
+        query = self.page_query()
+        snapshot = buffer.read(offset=query.offset, limit=query.limit, last=query.last)
+        returned = snapshot.values.shape[1]
+        head = {
+            "name": buffer.name,
+            "current_size": snapshot.current_size,
+            "columns": list(snapshot.columns),
+            "returned_rows": returned,
+            "offset": snapshot.offset,
+        }
+        if query.format != "json":
+            encoded = await self.offload(
+                lambda: encode_page(
+                    head, snapshot.to_polars(), query.format, stem=buffer.name
+                ),
+                heavy=returned > OFFLOAD_ROWS,
             )
-        snapshot = buffer.read(
-            offset=query.get("offset", 0), limit=query.get("limit"), last=last
-        )
+            self.send_encoded(encoded)
+            return
         rows = await self.offload(
-            lambda: rows_json(snapshot), heavy=snapshot.values.shape[1] > OFFLOAD_ROWS
+            lambda: rows_json(snapshot), heavy=returned > OFFLOAD_ROWS
         )
-        head = dumps(
-            {
-                "name": buffer.name,
-                "current_size": snapshot.current_size,
-                "columns": list(snapshot.columns),
-                "returned_rows": snapshot.values.shape[1],
-                "offset": snapshot.offset,
-            }
-        )
-        self.finish_json_bytes(head[:-1] + b',"data":' + rows + b"}")
+        self.finish_json_bytes(with_data(head, rows))
 
-    def query_integers(self, names: tuple[str, ...]) -> dict[str, int]:
-        """Parse the query as non-negative integer parameters among ``names``."""
-        values: dict[str, int] = {}
-        for key, raw in self.request.query_arguments.items():
-            if key in self.host_query_arguments:
-                continue
-            if key not in names:
-                msg = (
-                    f"Unknown query parameter {key!r}: valid parameters are "
-                    + ", ".join(repr(name) for name in names)
-                )
-                raise InvalidRequestError(msg)
-            if len(raw) > 1:
-                raise InvalidRequestError(
-                    f"Query parameter {key!r} is given more than once"
-                )
-            text = raw[0].decode("utf-8", "replace")
-            if not _INTEGER.fullmatch(text):
-                msg = (
-                    f"Query parameter {key!r} must be a non-negative integer, "
-                    f"got {text!r}"
-                )
-                raise InvalidRequestError(msg)
-            values[key] = int(text)
-        return values
+    def page_query(self) -> PageQuery:
+        """Parse ``offset``, ``limit``, ``last`` and ``format`` from the query."""
+        return parse_page_query(
+            self.request.query_arguments, ignored=self.host_query_arguments
+        )
+
+    def send_encoded(self, encoded: Encoded) -> None:
+        """Finish the request with ``encoded``, as a download if it is a file."""
+        self.set_header("Content-Type", encoded.content_type)
+        if encoded.filename is not None:
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="{encoded.filename}"'
+            )
+        self.finish(encoded.body)
+
+
+class FeatureHistoryHandler(DataHandler):
+    """``/v1/ml/buffers/{name}/features/history``: the features of every row.
+
+    Each row holds the features ``/features`` returned when that row was the newest,
+    so the last row of the history equals ``/features``. The query is the same as
+    for ``/data``. The JSON formats send
+    ``{name, row_count, columns, returned_rows, offset, data}`` where ``columns``
+    lists the feature names; the files are named ``<name>-features.<extension>``.
+    """
+
+    async def get(self, name: str) -> None:
+        """Compute the features of each row of the selected page."""
+        buffer = self.registry.get(name)
+        query = self.page_query()
+        config = buffer.config
+        size = buffer.current_size
+        if query.last is not None:
+            rows = min(size, query.last)
+        else:
+            rows = max(0, size - query.offset)
+            rows = rows if query.limit is None else min(rows, query.limit)
+        # Window values the history reduces: a rough measure of its cost.
+        work = rows * len(config.columns) * (sum(config.rolling_windows) + 1)
+
+        def compute() -> Encoded:
+            history = buffer.feature_history(
+                offset=query.offset, limit=query.limit, last=query.last
+            )
+            head = {
+                "name": buffer.name,
+                "row_count": history.row_count,
+                "columns": history.frame.columns,
+                "returned_rows": history.returned_rows,
+                "offset": history.offset,
+            }
+            return encode_page(
+                head,
+                history.frame,
+                query.format,
+                stem=f"{buffer.name}-features",
+                rows=history.returned_rows,
+            )
+
+        self.send_encoded(await self.offload(compute, heavy=work > OFFLOAD_ROWS * 10))
 
 
 class FeaturesHandler(BufferkitHandler):
@@ -349,5 +397,6 @@ def api_handlers(prefix: str) -> list[tuple[str, type[BufferkitHandler]]]:
         (f"{buffers}/{name}/append/?", AppendHandler),
         (f"{buffers}/{name}/data/?", DataHandler),
         (f"{buffers}/{name}/features/?", FeaturesHandler),
+        (f"{buffers}/{name}/features/history/?", FeatureHistoryHandler),
         (f"{prefix}v1/ml/.*", NotFoundHandler),
     ]

@@ -1,0 +1,95 @@
+"""Query parameters of the row reads: ``offset``, ``limit``, ``last`` and ``format``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from bufferkit.errors import InvalidRequestError
+
+#: Response formats of the row reads, the default first.
+FORMATS = ("json", "columns", "csv", "parquet", "arrow")
+_PARAMETERS = ("offset", "limit", "last", "format")
+_INTEGER = re.compile(r"[0-9]{1,18}")
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """A page of rows and the format to send it in.
+
+    ``offset`` and ``limit`` page from the oldest row held; ``last`` selects the
+    newest rows instead. ``limit`` and ``last`` are ``None`` when not given.
+    """
+
+    offset: int = 0
+    limit: int | None = None
+    last: int | None = None
+    format: str = "json"
+
+
+def parse_page_query(
+    arguments: Mapping[str, list[bytes]], *, ignored: Collection[str] = ()
+) -> PageQuery:
+    """Validate query ``arguments`` (as Tornado parses them) into a ``PageQuery``.
+
+    Arguments named in ``ignored`` belong to the host, such as Jupyter's ``token``.
+
+    Raises
+    ------
+    InvalidRequestError
+        For an unknown or repeated parameter, an integer parameter that is not a
+        non-negative integer, ``last`` combined with ``offset`` or ``limit``, or an
+        unknown format.
+
+    Examples
+    --------
+    >>> parse_page_query({"last": [b"10"], "format": [b"csv"]})
+    PageQuery(offset=0, limit=None, last=10, format='csv')
+    >>> parse_page_query({"format": [b"xml"]})
+    Traceback (most recent call last):
+    ...
+    bufferkit.errors.InvalidRequestError: Unknown format 'xml': valid formats are \
+'json', 'columns', 'csv', 'parquet', 'arrow'
+    """
+    values: dict[str, str] = {}
+    for key, raw in arguments.items():
+        if key in ignored:
+            continue
+        if key not in _PARAMETERS:
+            msg = f"Unknown query parameter {key!r}: valid parameters are " + ", ".join(
+                repr(name) for name in _PARAMETERS
+            )
+            raise InvalidRequestError(msg)
+        if len(raw) > 1:
+            msg = f"Query parameter {key!r} is given more than once"
+            raise InvalidRequestError(msg)
+        values[key] = raw[0].decode("utf-8", "replace")
+    integers = {
+        key: _integer(key, text) for key, text in values.items() if key != "format"
+    }
+    last = integers.get("last")
+    if last is not None and ("offset" in integers or "limit" in integers):
+        raise InvalidRequestError(
+            "Use either 'last' or 'offset'/'limit', not both: 'last' already "
+            "selects the newest rows"
+        )
+    response_format = values.get("format", FORMATS[0])
+    if response_format not in FORMATS:
+        msg = f"Unknown format {response_format!r}: valid formats are " + ", ".join(
+            repr(name) for name in FORMATS
+        )
+        raise InvalidRequestError(msg)
+    return PageQuery(
+        offset=integers.get("offset", 0),
+        limit=integers.get("limit"),
+        last=last,
+        format=response_format,
+    )
+
+
+def _integer(key: str, text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        msg = f"Query parameter {key!r} must be a non-negative integer, got {text!r}"
+        raise InvalidRequestError(msg)
+    return int(text)
