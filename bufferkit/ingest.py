@@ -62,7 +62,9 @@ def decode_append(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     return values.reshape(len(rows), width).T
 
 
-def decode_append_row(body: bytes, columns: tuple[str, ...]) -> tuple[float, ...] | None:
+def decode_append_row(
+    body: bytes, columns: tuple[str, ...]
+) -> tuple[float, ...] | None:
     """Return the values, in schema order, of a valid append body of exactly one row.
 
     Any other body, valid or not, gives ``None``: decode it with ``decode_append``,
