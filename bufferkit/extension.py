@@ -84,6 +84,10 @@ class JupyterBufferkitHandler(BufferkitHandler, APIHandler):
         # synchronous parent is never reached, BufferkitHandler not calling super().
         super().prepare()
 
+    def finish_typed(self, body: bytes, content_type: str) -> None:
+        """Finish with ``body``; ``APIHandler.finish`` would reset the content type."""
+        self.finish(body, set_content_type=content_type)
+
     def allowed_methods(self) -> list[str]:
         """Return the API's verbs; ``OPTIONS`` is Jupyter's CORS preflight."""
         return [verb for verb in super().allowed_methods() if verb != "OPTIONS"]

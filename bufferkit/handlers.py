@@ -125,6 +125,11 @@ class BufferkitHandler(web.RequestHandler):
         self.set_header("Content-Type", _JSON_TYPE)
         self.finish(payload)
 
+    def finish_typed(self, body: bytes, content_type: str) -> None:
+        """Finish the request with ``body`` of ``content_type``."""
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
     def compute_etag(self) -> str | None:
         """Skip Tornado's ETag: hashing every large read costs more than it saves."""
         return None
@@ -305,12 +310,11 @@ class DataHandler(BufferkitHandler):
 
     def send_encoded(self, encoded: Encoded) -> None:
         """Finish the request with ``encoded``, as a download if it is a file."""
-        self.set_header("Content-Type", encoded.content_type)
         if encoded.filename is not None:
             self.set_header(
                 "Content-Disposition", f'attachment; filename="{encoded.filename}"'
             )
-        self.finish(encoded.body)
+        self.finish_typed(encoded.body, encoded.content_type)
 
 
 class FeatureHistoryHandler(DataHandler):
