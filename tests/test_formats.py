@@ -1,4 +1,4 @@
-"""Response formats of /data and /features/history: JSON, columns, CSV, Parquet, Arrow."""
+"""Response formats of /data and /features/history: JSON, columns and files."""
 
 from __future__ import annotations
 

@@ -237,7 +237,10 @@ def test_history_without_features(api: Api) -> None:
             "Use either 'last' or 'offset'/'limit', not both: 'last' already "
             "selects the newest rows",
         ),
-        ("?limit=-1", "Query parameter 'limit' must be a non-negative integer, got '-1'"),
+        (
+            "?limit=-1",
+            "Query parameter 'limit' must be a non-negative integer, got '-1'",
+        ),
         (
             "?page=2",
             "Unknown query parameter 'page': valid parameters are 'offset', "
