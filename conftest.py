@@ -2,7 +2,7 @@
 
 Such examples run with ``BUFFERKIT_URL`` and ``BUFFERKIT_TOKEN`` pointing at a
 standalone server started for the session, the way a user points the client at
-theirs; the buffers they create are deleted afterwards.
+theirs. The buffers they create are deleted afterwards.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 2. the ``BUFFERKIT_URL`` and ``BUFFERKIT_TOKEN`` environment variables;
 3. a running Jupyter server with the bufferkit extension, trying first the one this
    kernel belongs to (its process is the kernel's parent, or its runtime directory
-   holds the kernel's connection file), then the others in the order
+   contains the kernel's connection file), then the others in the order
    ``jupyter_server.serverapp.list_running_servers()`` lists them;
 4. a standalone server at ``http://127.0.0.1:14345/``;
 5. a ``bufferkit serve`` process that it starts on a free loopback port, with a
@@ -36,7 +36,7 @@ from bufferkit.transport import DEFAULT_TIMEOUT, Transport
 DEFAULT_URL = "http://127.0.0.1:14345/"
 #: Rows sent per request when appending a large DataFrame or list of rows.
 APPEND_CHUNK_ROWS = 50_000
-#: Seconds to wait for a candidate server to answer during discovery.
+#: Seconds to wait for a candidate server's response during discovery.
 PROBE_TIMEOUT = 2.0
 #: Seconds to wait for a background ``bufferkit serve`` to report its address.
 START_TIMEOUT = 30.0
@@ -276,7 +276,7 @@ class BufferHandle:
     def features(self) -> dict[str, float | None]:
         """Return the newest row's rolling, lag and delta features by name.
 
-        A feature is ``None`` while the buffer holds too few rows for it.
+        A feature is ``None`` while the buffer contains too few rows for it.
         """
         path = f"{_buffer_path(self._name)}/features"
         reply: dict[str, Any] = self._client.request("GET", path)
@@ -342,15 +342,15 @@ def find_server(url: str | None, token: str | None) -> tuple[str, str | None]:
     if env_url:
         return env_url, token or env_token
     for server_url, server_token in _jupyter_servers():
-        if _answers(server_url, server_token):
+        if _has_api(server_url, server_token):
             return server_url, server_token
-    if _answers(DEFAULT_URL, token or env_token):
+    if _has_api(DEFAULT_URL, token or env_token):
         return DEFAULT_URL, token or env_token
     return _background_server()
 
 
-def _answers(url: str, token: str | None) -> bool:
-    """Whether a bufferkit API answers at ``url`` with ``token``."""
+def _has_api(url: str, token: str | None) -> bool:
+    """Return whether a bufferkit API responds at ``url`` with ``token``."""
     try:
         transport = Transport(url, token, timeout=PROBE_TIMEOUT)
     except ValueError:

@@ -17,9 +17,9 @@ so that:
 - ``BufferkitHandler.write_error`` comes before ``APIHandler.write_error``: every
   error, Jupyter's own 403 included, leaves as ``{"error": {"code", "message"}}``;
 - ``JupyterBufferkitHandler.prepare`` runs Jupyter's ``prepare`` first (host check,
-  user, CORS, XSRF, origin), refuses any request without a user, then the
-  standalone chain: ``NotFoundHandler``'s 404 and the body-size check of
-  ``BufferkitHandler``; the body streams in through ``data_received`` only after
+  user, CORS, XSRF, origin) and rejects any request without a user. Then it runs
+  the standalone chain: ``NotFoundHandler``'s 404 and the body-size check of
+  ``BufferkitHandler``. The body streams in through ``data_received`` only after
   all of these have passed;
 - ``web.authenticated`` is the outermost wrapper of every verb, as jupyter-server's
   audit of extension routes expects, and ``authorized`` asks Jupyter's authorizer
@@ -70,8 +70,8 @@ class JupyterBufferkitHandler(BufferkitHandler, APIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         """Authenticate as Jupyter does, then check the declared body size.
 
-        Jupyter's ``prepare`` refuses unauthenticated requests only when
-        ``ServerApp.allow_unauthenticated_access`` is off; the API refuses them
+        Jupyter's ``prepare`` rejects unauthenticated requests only when
+        ``ServerApp.allow_unauthenticated_access`` is off. The API rejects them
         whatever that setting, so an unknown route or an unsupported verb gets 403
         rather than 404 or 405. Verbs marked ``@allow_unauthenticated``, such as the
         CORS preflight ``OPTIONS``, stay open.

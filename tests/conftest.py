@@ -4,7 +4,7 @@
 (``standalone``) and against a ``jupyter server`` process with the extension
 (``jupyter``), behind a non-root base URL. A test that also requests one host's
 fixture runs on that host only. Tests of behaviour that differs between the hosts
-use the host's fixture: without a token the standalone server answers 401 and the
+use the host's fixture: without a token the standalone server returns 401 and the
 extension 403, as Jupyter's authentication does.
 """
 

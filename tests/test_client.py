@@ -210,7 +210,7 @@ def test_prefers_the_kernels_own_server(
     jupyter: ServerProcess,
     parent: str,
 ) -> None:
-    # Two running servers answer; the one whose process is the parent wins.
+    # Both listed servers respond, and the one whose process is the parent wins.
     write_server_info(
         clean_env,
         "1",
@@ -231,14 +231,14 @@ def test_prefers_the_kernels_own_server(
 def test_skips_jupyter_server_without_extension(
     clean_env: Path, standalone: ServerProcess
 ) -> None:
-    # A live process listed with a URL where no bufferkit API answers.
+    # A live process is listed with a URL where no bufferkit API responds.
     write_server_info(
         clean_env,
         "1",
         {"url": client_module.DEFAULT_URL, "token": "x", "pid": os.getpid()},
     )
 
-    assert not client_module._answers(client_module.DEFAULT_URL, "x")
+    assert not client_module._has_api(client_module.DEFAULT_URL, "x")
     assert client_module._jupyter_servers() == [(client_module.DEFAULT_URL, "x")]
 
 

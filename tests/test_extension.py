@@ -1,7 +1,7 @@
 """The Jupyter server extension, in-process through pytest-jupyter's fixtures.
 
 pytest-jupyter serves under the base URL ``/a%40b/``: a route built without
-``url_path_join(base_url, ...)`` answers 404 here.
+``url_path_join(base_url, ...)`` returns 404 here.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def test_traits_have_help() -> None:
         ("PUT", "v1/ml/buffers", {}),
     ],
 )
-async def test_requests_without_token_are_refused(
+async def test_no_token_is_forbidden(
     jp_fetch: Fetch, jp_serverapp: ServerApp, method: str, path: str, body: Any
 ) -> None:
     await create(jp_fetch, "demo")
@@ -261,8 +261,8 @@ async def test_large_read_leaves_the_event_loop_free(
     release = threading.Event()
 
     def held_rows_json(snapshot: Snapshot) -> bytes:
-        # Hold the worker thread until the light request has been answered; on the
-        # event loop this would hold the loop, and the light request would wait.
+        # Block the worker thread until the light request has completed. On the
+        # event loop this would block the loop, so the light request would wait.
         started.set()
         release.wait(timeout=10)
         return rows_json(snapshot)
