@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 
@@ -27,11 +28,12 @@ def make_app(
     token: str | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     max_buffers: int | None = None,
+    max_total_memory: int | None = None,
 ) -> web.Application:
     """Build the standalone Tornado application around ``registry``.
 
-    Without ``registry``, a new one holding at most ``max_buffers`` buffers
-    (``None`` for no limit) is created.
+    Without ``registry``, a new one holding at most ``max_buffers`` buffers and
+    ``max_total_memory`` bytes of values (``None`` for no limit) is created.
 
     Examples
     --------
@@ -43,7 +45,9 @@ def make_app(
         api_handlers("/"),
         default_handler_class=NotFoundHandler,
         bufferkit_registry=(
-            registry if registry is not None else Registry(max_buffers=max_buffers)
+            registry
+            if registry is not None
+            else Registry(max_buffers=max_buffers, max_total_memory=max_total_memory)
         ),
         bufferkit_token=token,
         bufferkit_max_body_size=max_body_size,
@@ -65,6 +69,24 @@ def _log_request(handler: web.RequestHandler) -> None:
         handler.request.path,
         1000.0 * handler.request.request_time(),
     )
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` only accepts connections from this machine.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback(""), is_loopback("example.org")
+    (False, False, False)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def start_server(
@@ -89,9 +111,15 @@ async def serve(
     token: str | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     max_buffers: int | None = None,
+    max_total_memory: int | None = None,
 ) -> None:
     """Run the standalone server until SIGINT or SIGTERM, then stop cleanly."""
-    app = make_app(token=token, max_body_size=max_body_size, max_buffers=max_buffers)
+    app = make_app(
+        token=token,
+        max_body_size=max_body_size,
+        max_buffers=max_buffers,
+        max_total_memory=max_total_memory,
+    )
     server, bound_port = start_server(app, host, port)
     # Handle the signals before announcing the address: whoever waits for that
     # line may stop the server right after reading it.

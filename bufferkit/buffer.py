@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from bufferkit.config import BufferConfig
-from bufferkit.errors import InvalidRequestError
+from bufferkit.errors import BufferNotFoundError, InvalidRequestError
 from bufferkit.features import Features, latest_features
 from bufferkit.history import FeatureHistory, history_frame
 from bufferkit.storage import FloatArray, WindowStorage
@@ -86,6 +86,7 @@ class Buffer:
         self.created_at = datetime.now(timezone.utc).replace(microsecond=0)
         self._storage = WindowStorage(len(config.columns), config.max_size)
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -143,6 +144,7 @@ class Buffer:
         if not np.isfinite(block).all():
             raise InvalidRequestError("Values must be finite numbers")
         with self._lock:
+            self._check_open()
             dropped = self._storage.append(block)
             size = self._storage.size
         return AppendResult(block.shape[1], size, dropped)
@@ -155,9 +157,23 @@ class Buffer:
         if not all(math.isfinite(value) for value in row):
             raise InvalidRequestError("Values must be finite numbers")
         with self._lock:
+            self._check_open()
             dropped = self._storage.append_row(row)
             size = self._storage.size
         return AppendResult(1, size, dropped)
+
+    def close(self) -> None:
+        """Refuse every later append: the registry has deleted the buffer.
+
+        An append that started before the delete either completes before this
+        returns, and counts in the memory the delete reports, or fails as not found.
+        """
+        with self._lock:
+            self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BufferNotFoundError.named(self.config.name)
 
     def read(
         self, *, offset: int = 0, limit: int | None = None, last: int | None = None

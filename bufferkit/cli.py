@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from bufferkit import __version__
-from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, serve
+from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, is_loopback, serve
 from bufferkit.collector import DEFAULT_BUFFER, collect
 from bufferkit.errors import BufferkitError
 from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE
@@ -91,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
         "'limit_exceeded' (default: %(default)s, no limit)",
     )
     serve_parser.add_argument(
+        "--max-total-memory",
+        type=_non_negative_int,
+        default=0,
+        metavar="BYTES",
+        help="most bytes of values all buffers may hold together; each buffer "
+        "reserves max_size x columns x 8 bytes when created, and a create past the "
+        "limit gets 409 'limit_exceeded' (default: %(default)s, no limit)",
+    )
+    serve_parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on an address other machines can reach without --token; "
+        "anyone who can connect can then read and delete every buffer",
+    )
+    serve_parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -146,8 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``bufferkit`` command and return its exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "serve":
+        if not args.token and not args.allow_remote and not is_loopback(args.host):
+            parser.error(
+                f"refusing to listen on {args.host!r} without a token: any machine "
+                "that can connect could read and delete every buffer; pass --token "
+                "TOKEN (or set BUFFERKIT_TOKEN), or --allow-remote to serve without one"
+            )
         return _run_serve(args)
     return _run_collect(args)
 
@@ -156,6 +178,12 @@ def _run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not args.token and not is_loopback(args.host):
+        log.warning(
+            "Listening on %s without a token (--allow-remote): any machine that can "
+            "connect can read, change and delete every buffer",
+            args.host or "every address",
+        )
     try:
         asyncio.run(
             serve(
@@ -164,6 +192,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 token=args.token,
                 max_body_size=args.max_body_size,
                 max_buffers=args.max_buffers or None,
+                max_total_memory=args.max_total_memory or None,
             )
         )
     except OSError as error:

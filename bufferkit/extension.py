@@ -191,20 +191,34 @@ class BufferkitExtension(ExtensionApp):
         "limit.",
     ).tag(config=True)
 
+    max_total_memory = Int(
+        0,
+        min=0,
+        help="Most bytes of values all buffers may hold together (the same as "
+        "'bufferkit serve --max-total-memory'). Each buffer reserves max_size x "
+        "columns x 8 bytes when created; a create past the limit gets 409 "
+        "'limit_exceeded'. 0 means no limit.",
+    ).tag(config=True)
+
     registry: Registry
 
     def initialize_settings(self) -> None:
         """Create the server's registry and put it and the limits in the settings."""
-        self.registry = Registry(max_buffers=self.max_buffers or None)
+        self.registry = Registry(
+            max_buffers=self.max_buffers or None,
+            max_total_memory=self.max_total_memory or None,
+        )
         self.settings.update(
             bufferkit_registry=self.registry,
             bufferkit_max_body_size=self.max_body_size,
         )
         self.log.info(
-            "bufferkit API at %sv1/ml/buffers (max_body_size=%d, max_buffers=%s)",
+            "bufferkit API at %sv1/ml/buffers (max_body_size=%d, max_buffers=%s, "
+            "max_total_memory=%s)",
             self.serverapp.base_url if self.serverapp else "/",
             self.max_body_size,
             self.max_buffers or "unlimited",
+            self.max_total_memory or "unlimited",
         )
 
     def initialize_handlers(self) -> None:

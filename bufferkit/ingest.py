@@ -4,7 +4,9 @@ Valid bodies take a fast path: msgspec decodes straight into a struct typed by t
 buffer's columns, which rejects wrong keys, non-numbers and numbers beyond float64 as
 it parses. Any body that path rejects is decoded again by a plain validator whose only
 job is to name the first problem exactly: which row, which column, which value. Both
-paths accept and reject the same bodies.
+paths accept and reject the same bodies. msgspec keeps the last value of a repeated
+key, so the fast path counts the body's quotes too: a body with more keys than its
+rows need goes to the validator, which rejects the repeated key by name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import msgspec
 import numpy as np
 from msgspec.structs import astuple
 
-from bufferkit.codec import loads
+from bufferkit.codec import loads, only_keys_once
 from bufferkit.errors import InvalidRequestError
 from bufferkit.storage import FloatArray
 
@@ -51,9 +53,12 @@ def decode_append(body: bytes, columns: tuple[str, ...]) -> FloatArray:
         return _decode_checked(body, columns)
     if not rows:
         raise InvalidRequestError("Data array must contain at least one row")
+    width = len(columns)
+    if not only_keys_once(body, 1 + len(rows) * width):
+        # A repeated key, or a backslash that makes the count uncertain.
+        return _decode_checked(body, columns)
     # One pass over every value straight into the array, row after row; half the
     # time of building a list of tuples for np.array.
-    width = len(columns)
     values = np.fromiter(
         chain.from_iterable(map(astuple, rows)),
         dtype=np.float64,
@@ -85,7 +90,7 @@ def decode_append_row(
         rows = _fast_decoder(columns).decode(body).data
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if len(rows) != 1:
+    if len(rows) != 1 or not only_keys_once(body, 1 + len(columns)):
         return None
     values: tuple[float, ...] = astuple(rows[0])
     return values

@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 from msgspec.structs import astuple
 
-from bufferkit.codec import loads
+from bufferkit.codec import loads, only_keys_once
 from bufferkit.errors import InvalidRequestError
 from bufferkit.ingest import _number, _show
 from bufferkit.storage import FloatArray
@@ -61,7 +61,8 @@ def decode_columns(body: bytes, columns: tuple[str, ...]) -> FloatArray:
         return _decode_checked(body, columns)
     values = astuple(decoded)
     lengths = {len(column_values) for column_values in values}
-    if len(lengths) != 1 or 0 in lengths:
+    # The typed decoder keeps the last of a repeated key; the validator names it.
+    if len(lengths) != 1 or 0 in lengths or not only_keys_once(body, 1 + len(values)):
         return _decode_checked(body, columns)
     return np.array(values, dtype=np.float64)
 

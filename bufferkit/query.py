@@ -11,7 +11,9 @@ from bufferkit.errors import InvalidRequestError
 #: Response formats of the row reads, the default first.
 FORMATS = ("json", "columns", "csv", "parquet", "arrow")
 _PARAMETERS = ("offset", "limit", "last", "format")
-_INTEGER = re.compile(r"[0-9]{1,18}")
+_INTEGER = re.compile(r"[0-9]+")
+#: Largest integer parameter accepted: more rows than any buffer holds.
+MAX_QUERY_INTEGER = 10**18 - 1
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ def parse_page_query(
     ------
     InvalidRequestError
         For an unknown or repeated parameter, an integer parameter that is not a
-        non-negative integer, ``last`` combined with ``offset`` or ``limit``, or an
-        unknown format.
+        non-negative integer or is over ``MAX_QUERY_INTEGER``, ``last`` combined
+        with ``offset`` or ``limit``, or an unknown format.
 
     Examples
     --------
@@ -91,5 +93,13 @@ def parse_page_query(
 def _integer(key: str, text: str) -> int:
     if not _INTEGER.fullmatch(text):
         msg = f"Query parameter {key!r} must be a non-negative integer, got {text!r}"
+        raise InvalidRequestError(msg)
+    digits = text.lstrip("0")
+    if len(digits) > len(str(MAX_QUERY_INTEGER)):
+        shown = text if len(text) <= 40 else f"{text[:37]}..."
+        msg = (
+            f"Query parameter {key!r} is too large, got {shown!r}: "
+            f"use at most {MAX_QUERY_INTEGER}"
+        )
         raise InvalidRequestError(msg)
     return int(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from bufferkit.buffer import Buffer
+from bufferkit.buffer import BYTES_PER_VALUE, Buffer
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
     BufferExistsError,
@@ -23,6 +23,11 @@ class Registry:
     ----------
     max_buffers
         Maximum number of buffers held at once; ``None`` for no limit.
+    max_total_memory
+        Maximum bytes of values all buffers may hold together, ``None`` for no
+        limit. Each buffer reserves the most it can hold, ``max_size * columns * 8``
+        bytes, when it is created and frees it when deleted, so a create that would
+        take the reserved total past the limit is rejected and an append never is.
 
     Examples
     --------
@@ -34,12 +39,29 @@ class Registry:
     Traceback (most recent call last):
     ...
     bufferkit.errors.BufferNotFoundError: Buffer 'missing' not found
+
+    >>> small = Registry(max_total_memory=1000)
+    >>> small.create(BufferConfig("wide", ("x", "y"), max_size=100))
+    Traceback (most recent call last):
+    ...
+    bufferkit.errors.LimitExceededError: Cannot create buffer 'wide': it reserves \
+1600 bytes (max_size 100 x 2 columns x 8) and the buffers hold 0 of the server's \
+maximum total memory of 1000 bytes; delete a buffer or lower max_size
     """
 
-    def __init__(self, *, max_buffers: int | None = None) -> None:
+    def __init__(
+        self, *, max_buffers: int | None = None, max_total_memory: int | None = None
+    ) -> None:
         self.max_buffers = max_buffers
+        self.max_total_memory = max_total_memory
         self._buffers: dict[str, Buffer] = {}
+        self._reserved_bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def reserved_bytes(self) -> int:
+        """Bytes reserved by every buffer: the sum of ``max_size * columns * 8``."""
+        return self._reserved_bytes
 
     def create(self, config: BufferConfig) -> Buffer:
         """Create and return a buffer; raise if the name is taken or at the limit."""
@@ -52,8 +74,20 @@ class Registry:
                     f"maximum of {self.max_buffers} buffers; delete one first"
                 )
                 raise LimitExceededError(msg)
+            reserved = reserved_bytes(config)
+            limit = self.max_total_memory
+            if limit is not None and self._reserved_bytes + reserved > limit:
+                msg = (
+                    f"Cannot create buffer {config.name!r}: it reserves {reserved} "
+                    f"bytes (max_size {config.max_size} x {len(config.columns)} "
+                    f"columns x {BYTES_PER_VALUE}) and the buffers hold "
+                    f"{self._reserved_bytes} of the server's maximum total memory "
+                    f"of {limit} bytes; delete a buffer or lower max_size"
+                )
+                raise LimitExceededError(msg)
             buffer = Buffer(config)
             self._buffers[config.name] = buffer
+            self._reserved_bytes += reserved
         log.debug("Created buffer %r", config.name)
         return buffer
 
@@ -71,6 +105,9 @@ class Registry:
                 buffer = self._buffers.pop(name)
             except KeyError:
                 raise BufferNotFoundError.named(name) from None
+            self._reserved_bytes -= reserved_bytes(buffer.config)
+            # Appends still in flight on this buffer now fail as not found.
+            buffer.close()
         log.debug("Deleted buffer %r", name)
         return buffer
 
@@ -81,3 +118,8 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._buffers)
+
+
+def reserved_bytes(config: BufferConfig) -> int:
+    """Return the bytes of values a buffer of ``config`` holds when full."""
+    return config.max_size * len(config.columns) * BYTES_PER_VALUE
