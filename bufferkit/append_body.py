@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from bufferkit.ingest import decode_append
+from bufferkit.ingest import decode_append, decode_append_row
 from bufferkit.ingest_arrow import ARROW_STREAM_TYPE, decode_arrow
 from bufferkit.ingest_columns import decode_columns, is_columns_body
 from bufferkit.storage import FloatArray
@@ -25,9 +25,33 @@ def decode_append_body(
     >>> decode_append_body(b'{"data": [{"x": 3}]}', "application/json", ("x",))
     array([[3.]])
     """
-    media_type = (content_type or "").partition(";")[0].strip().lower()
-    if media_type == ARROW_STREAM_TYPE:
+    if _media_type(content_type) == ARROW_STREAM_TYPE:
         return decode_arrow(body, columns)
     if is_columns_body(body):
         return decode_columns(body, columns)
     return decode_append(body, columns)
+
+
+def decode_single_row(
+    body: bytes, content_type: str | None, columns: tuple[str, ...]
+) -> tuple[float, ...] | None:
+    """Return the values of a JSON body of exactly one row object, else ``None``.
+
+    The single-row path of an append: a tuple appends without building an array.
+    Every other body, valid or not, gives ``None`` and goes to
+    ``decode_append_body``.
+
+    Examples
+    --------
+    >>> decode_single_row(b'{"data": [{"x": 3}]}', "application/json", ("x",))
+    (3.0,)
+    >>> decode_single_row(b'{"columns": {"x": [3]}}', None, ("x",)) is None
+    True
+    """
+    if _media_type(content_type) == ARROW_STREAM_TYPE:
+        return None
+    return decode_append_row(body, columns)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()

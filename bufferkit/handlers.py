@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from bufferkit.append_body import decode_append_body
+from bufferkit.append_body import decode_append_body, decode_single_row
 from bufferkit.codec import dumps, loads, rows_json
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
@@ -250,11 +250,15 @@ class AppendHandler(BufferkitHandler):
         buffer = self.registry.get(name)
         body = self.body
         content_type = self.request.headers.get("Content-Type")
-        block = await self.offload(
-            lambda: decode_append_body(body, content_type, buffer.columns),
-            heavy=len(body) > OFFLOAD_BODY_BYTES,
-        )
-        result = buffer.append_columns(block)
+        row = decode_single_row(body, content_type, buffer.columns)
+        if row is not None:
+            result = buffer.append_row(row)
+        else:
+            block = await self.offload(
+                lambda: decode_append_body(body, content_type, buffer.columns),
+                heavy=len(body) > OFFLOAD_BODY_BYTES,
+            )
+            result = buffer.append_columns(block)
         self.send_json(
             {
                 "rows_appended": result.rows_appended,
