@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from benchmarks.client import Connection
 
 _START_TIMEOUT = 60.0
+#: Path of the trivial handler that ``benchmarks.jupyter_baseline`` adds.
+JUPYTER_TRIVIAL_PATH = "bufferkit-benchmark/trivial"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Host:
     port: int
     base_path: str = "/"
     token: str | None = None
+    #: Path of a trivial handler served by this host, to measure beside it.
+    trivial_path: str | None = None
     output: list[bytes] = field(default_factory=list)
     cleanup_dirs: list[str] = field(default_factory=list)
 
@@ -180,7 +184,8 @@ def start_jupyter() -> Host:
         sys.executable,
         "-m",
         "jupyter_server",
-        "--ServerApp.jpserver_extensions={'bufferkit': True}",
+        "--ServerApp.jpserver_extensions="
+        "{'bufferkit': True, 'benchmarks.jupyter_baseline': True}",
         f"--IdentityProvider.token={token}",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -198,7 +203,14 @@ def start_jupyter() -> Host:
         stdin=subprocess.DEVNULL,
         env=env,
     )
-    host = Host("jupyter", process, port, token=token, cleanup_dirs=[root])
+    host = Host(
+        "jupyter",
+        process,
+        port,
+        token=token,
+        trivial_path=f"/{JUPYTER_TRIVIAL_PATH}",
+        cleanup_dirs=[root],
+    )
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
