@@ -1,7 +1,7 @@
 """The baseline: a trivial Tornado handler in a server process of its own.
 
-It answers every ``GET`` and ``POST`` with a fixed small JSON body, doing no work, so
-its round trip is the cost of Tornado, the loopback and the client alone.
+It responds to every ``GET`` and ``POST`` with a fixed small JSON body, doing no
+work, so its round trip is the cost of Tornado, the loopback and the client alone.
 Run ``python -m benchmarks.baseline_server``; it prints the address it listens on.
 """
 
@@ -18,7 +18,7 @@ _REPLY = b'{"rows_appended":1,"current_size":10000,"rows_dropped":1}'
 
 
 class TrivialHandler(web.RequestHandler):
-    """Read the request, answer a fixed JSON body."""
+    """Respond to any request with a fixed JSON body."""
 
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")

@@ -1,7 +1,7 @@
 """Server processes the benchmark drives: the standalone server, the baseline and
 (when installed) the Jupyter extension.
 
-Each host is a process of its own on a free loopback port. A host knows its base URL,
+Each host is a process of its own on a free loopback port. A host has its base URL,
 the path of the buffers API under it and the headers a request needs (a token for the
 hosts that require one), so the same scenarios run against any of them.
 """
@@ -31,7 +31,7 @@ JUPYTER_TRIVIAL_PATH = "bufferkit-benchmark/trivial"
 
 @dataclass
 class Host:
-    """A server process answering HTTP on ``127.0.0.1:port``."""
+    """A server process serving HTTP on ``127.0.0.1:port``."""
 
     label: str
     process: subprocess.Popen[bytes]
@@ -115,7 +115,7 @@ def _launch(
     process.kill()
     process.wait()
     text = b"".join(seen).decode(errors="replace")
-    raise RuntimeError(f"{command[:4]} did not start; output:\n{text}")
+    raise RuntimeError(f"{command[:4]} failed to start, output:\n{text}")
 
 
 def _clean_env() -> dict[str, str]:
@@ -154,7 +154,7 @@ def start_baseline() -> Host:
 
 
 def extension_available() -> bool:
-    """Whether the Jupyter server extension of bufferkit can be imported."""
+    """Return whether the bufferkit Jupyter server extension can be imported."""
     return all(
         importlib.util.find_spec(name) is not None
         for name in ("bufferkit.extension", "jupyter_server")
@@ -178,6 +178,7 @@ def start_jupyter() -> Host:
         env[f"JUPYTER_{name.upper()}_DIR"] = path
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env["IPYTHONDIR"] = os.path.join(root, "ipython")
+
     token = secrets.token_hex(16)
     port = _free_port()
     command = [
@@ -196,6 +197,7 @@ def start_jupyter() -> Host:
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
+
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -211,6 +213,7 @@ def start_jupyter() -> Host:
         trivial_path=f"/{JUPYTER_TRIVIAL_PATH}",
         cleanup_dirs=[root],
     )
+
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -225,4 +228,4 @@ def start_jupyter() -> Host:
         time.sleep(0.2)
     host.stop()
     text = b"".join(host.output).decode(errors="replace")
-    raise RuntimeError(f"jupyter server with bufferkit did not start:\n{text}")
+    raise RuntimeError(f"jupyter server with bufferkit failed to start:\n{text}")

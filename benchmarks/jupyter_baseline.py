@@ -1,9 +1,9 @@
 """A trivial handler inside the Jupyter server, the baseline of the Jupyter host.
 
 It is a jupyter-server ``APIHandler`` behind the same token authentication as the
-bufferkit extension, answering a fixed small JSON body, so the ratio of the extension
-to it is bufferkit's own cost in that host. The benchmark enables it beside the
-bufferkit extension with ``--ServerApp.jpserver_extensions``.
+bufferkit extension. It responds with a fixed small JSON body, so the ratio of the
+extension to it is bufferkit's own cost in that host. The benchmark enables it
+beside the bufferkit extension with ``--ServerApp.jpserver_extensions``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _REPLY = b'{"rows_appended":1,"current_size":10000,"rows_dropped":1}'
 
 
 class TrivialAPIHandler(APIHandler):
-    """Answer a fixed JSON body to authenticated requests."""
+    """Respond to authenticated requests with a fixed JSON body."""
 
     @web.authenticated
     def get(self) -> None:

@@ -1,6 +1,6 @@
 """Benchmark bufferkit over loopback HTTP and print a Markdown report.
 
-    python -m benchmarks.run            # full run, a few minutes
+    python -m benchmarks.run            # full run, about a minute
     python -m benchmarks.run --quick    # fewer repetitions, under a minute
 
 The benchmark process is the client. It starts, each as a process of its own on a free
@@ -180,7 +180,7 @@ def create_full_buffer(
     max_size: int,
     fill: list[bytes],
 ) -> str:
-    """Create a buffer and append until it holds ``max_size`` rows; return its path."""
+    """Create a buffer, fill it to ``max_size`` rows and return its path."""
     connection.timed(
         "POST", host.buffers_path, create_body(name, columns, max_size), expect=201
     )
@@ -314,7 +314,7 @@ def rss(pid: int) -> int:
 
 
 def reset_peak(pid: int) -> bool:
-    """Reset the kernel's peak-RSS mark of ``pid``; False where not permitted."""
+    """Reset the kernel's peak-RSS mark of ``pid``, returning False if not permitted."""
     try:
         with open(f"/proc/{pid}/clear_refs", "w") as handle:
             handle.write("5")
@@ -342,7 +342,7 @@ class MemoryRow:
     append_peak: float | None
 
 
-#: Buffers are created until they hold about this much, to rise above RSS noise.
+#: Total size of the values of the buffers created per shape, well above RSS noise.
 _MEMORY_TOTAL = 16 * 1024 * 1024
 
 
