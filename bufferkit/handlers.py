@@ -29,6 +29,7 @@ from bufferkit.errors import (
     UnauthorizedError,
 )
 from bufferkit.formats import Encoded, encode_page, with_data
+from bufferkit.openapi import openapi_document
 from bufferkit.query import PageQuery, parse_page_query
 from bufferkit.registry import Registry
 
@@ -42,6 +43,7 @@ OFFLOAD_BODY_BYTES = 256 * 1024
 OFFLOAD_ROWS = 5_000
 _VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _JSON_TYPE = "application/json"
+OPENAPI_PATH = "v1/ml/openapi.json"
 
 
 @web.stream_request_body
@@ -79,6 +81,16 @@ class BufferkitHandler(web.RequestHandler):
             and int(declared) > self.max_body_size
         ):
             raise self._too_large(int(declared))
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Decode a path segment leniently: a name that is not UTF-8 is not found.
+
+        Tornado answers 400 for such a segment; every other name that no buffer
+        has gets 404, and so does this one, with the bytes shown as U+FFFD.
+        """
+        if name is None:
+            return value.decode("utf-8", "replace")
+        return super().decode_argument(value, name)
 
     def _check_token(self, token: str) -> None:
         scheme, _, supplied = self.request.headers.get("Authorization", "").partition(
@@ -386,6 +398,15 @@ class FeaturesHandler(BufferkitHandler):
         )
 
 
+class OpenApiHandler(BufferkitHandler):
+    """``/v1/ml/openapi.json``: the OpenAPI 3.1 description of this API."""
+
+    def get(self) -> None:
+        """Send the description, with this host's base URL as its server URL."""
+        base = self.request.path[: -len(OPENAPI_PATH)] or "/"
+        self.send_json(openapi_document(base))
+
+
 class NotFoundHandler(BufferkitHandler):
     """Any other path under the API: 404 in the JSON error shape, whatever the verb."""
 
@@ -406,5 +427,6 @@ def api_handlers(prefix: str) -> list[tuple[str, type[BufferkitHandler]]]:
         (f"{buffers}/{name}/data/?", DataHandler),
         (f"{buffers}/{name}/features/?", FeaturesHandler),
         (f"{buffers}/{name}/features/history/?", FeatureHistoryHandler),
+        (f"{prefix}{OPENAPI_PATH}", OpenApiHandler),
         (f"{prefix}v1/ml/.*", NotFoundHandler),
     ]
