@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from bufferkit import client as client_module
+from bufferkit import _discovery
+from bufferkit import handle as handle_module
 from bufferkit.client import BufferHandle, Client
 from bufferkit.errors import (
     BufferExistsError,
@@ -44,9 +45,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     runtime_dir = tmp_path / "runtime"
     runtime_dir.mkdir()
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime_dir))
-    monkeypatch.setattr(
-        client_module, "DEFAULT_URL", f"http://127.0.0.1:{free_port()}/"
-    )
+    monkeypatch.setattr(_discovery, "DEFAULT_URL", f"http://127.0.0.1:{free_port()}/")
     return runtime_dir
 
 
@@ -129,7 +128,7 @@ def test_delete_and_errors(client: Client) -> None:
 def test_large_frame_goes_in_chunks(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
     handle = client.create("chunks", ["x", "y"], max_size=8)
     frame = pl.DataFrame({"x": range(10), "y": [float(i) / 2 for i in range(10)]})
 
@@ -235,15 +234,15 @@ def test_skips_jupyter_server_without_extension(
     write_server_info(
         clean_env,
         "1",
-        {"url": client_module.DEFAULT_URL, "token": "x", "pid": os.getpid()},
+        {"url": _discovery.DEFAULT_URL, "token": "x", "pid": os.getpid()},
     )
 
-    assert not client_module._has_api(client_module.DEFAULT_URL, "x")
-    assert client_module._jupyter_servers() == [(client_module.DEFAULT_URL, "x")]
+    assert not _discovery._has_api(_discovery.DEFAULT_URL, "x")
+    assert _discovery._jupyter_servers() == [(_discovery.DEFAULT_URL, "x")]
 
 
 def test_starts_a_background_server(clean_env: Path) -> None:
-    previous = client_module._background
+    previous = _discovery._background
     try:
         with Client() as client:
             handle = client.create("auto", ["x"])
@@ -254,8 +253,8 @@ def test_starts_a_background_server(clean_env: Path) -> None:
             reused = again.url
         without_token = Api(url).get("v1/ml/buffers")
     finally:
-        started = client_module._background
-        client_module._background = previous
+        started = _discovery._background
+        _discovery._background = previous
         if started is not None and started is not previous:
             started.stop()
 
