@@ -45,7 +45,7 @@ class RecordingComm(BaseComm):  # type: ignore[misc]
 
 
 class FakeClock:
-    """A monotonic clock that moves only when told."""
+    """A monotonic clock that moves only when a test advances it."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -438,9 +438,9 @@ def test_server_gone_then_back(clock: FakeClock) -> None:
     clock.advance(1.0)
     view.refresh()
     memory.refresh()
-    assert "Server not answering (ConnectionRefusedError" in view.html.value
+    assert "Server not reachable (ConnectionRefusedError" in view.html.value
     assert "retrying every 1 s." in view.html.value
-    assert "Server not answering (ConnectionRefusedError" in memory.html.value
+    assert "Server not reachable (ConnectionRefusedError" in memory.html.value
 
     server = start_standalone("--port", port)
     try:

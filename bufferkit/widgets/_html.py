@@ -15,16 +15,24 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
 def format_value(value: float | None) -> str:
-    """Format a value with up to 6 significant digits; ``None`` shows as ``null``.
+    """Format a value for a table cell or a chart label; ``None`` shows as ``null``.
+
+    Values from a million up to 1e15 show every integer digit, grouped by thousands,
+    since byte counts and rates read better that way than in exponent notation. Other
+    values show up to 6 significant digits.
 
     Examples
     --------
     >>> format_value(45.2), format_value(1840.123), format_value(1e-7)
     ('45.2', '1840.12', '1e-07')
-    >>> format_value(None)
-    'null'
+    >>> format_value(23978812.4), format_value(2.5e20), format_value(None)
+    ('23,978,812', '2.5e+20', 'null')
     """
-    return "null" if value is None else f"{value:.6g}"
+    if value is None:
+        return "null"
+    if 1e6 <= abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:.6g}"
 
 
 def format_bytes(size: int) -> str:

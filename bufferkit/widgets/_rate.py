@@ -2,9 +2,9 @@
 
 The buffer model has ``current_size`` but no count of rows ever appended. While the
 buffer is not full, the growth of ``current_size`` is that count. Once it is full,
-the size stays at ``max_size``, so the count comes from aligning the two reads: the
-newest row of the earlier read is looked up in the later one, and the shift at which
-the overlapping rows match is the number of rows appended in between.
+the size stays at ``max_size``, so the count comes from aligning the two reads. The
+newest row of the earlier read is looked up in the later one. The shift at which the
+overlapping rows match is the number of rows appended in between.
 """
 
 from __future__ import annotations

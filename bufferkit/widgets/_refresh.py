@@ -65,7 +65,7 @@ class Publisher:
         return self._last_send + self.interval
 
     def due(self) -> bool:
-        """Whether the interval since the last send has passed."""
+        """Return whether the interval since the last send has passed."""
         return self.clock() >= self.next_send
 
     def offer(self, value: str) -> bool:

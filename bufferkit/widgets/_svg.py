@@ -67,8 +67,8 @@ def polyline_points(
 ) -> str:
     """Map points to SVG ``x,y`` pairs in a ``width`` by ``height`` box.
 
-    ``positions`` run from 0 to ``count - 1`` left to right; ``low`` is drawn at the
-    bottom and ``high`` at the top, and a flat series runs through the middle.
+    ``positions`` run from 0 to ``count - 1``, left to right. ``low`` is drawn at the
+    bottom and ``high`` at the top. A flat series runs through the middle.
 
     Examples
     --------

@@ -22,7 +22,7 @@ DEFAULT_CHART_ROWS = 10_000
 
 
 class BufferHandleLike(Protocol):
-    """What ``BufferView`` needs from ``bufferkit.BufferHandle``."""
+    """The part of ``bufferkit.BufferHandle`` that ``BufferView`` uses."""
 
     @property
     def name(self) -> str:
@@ -51,8 +51,8 @@ class BufferView(ipywidgets.VBox):  # type: ignore[misc]
     The view reads the buffer every ``interval`` seconds on a background thread and
     sends the browser one message per change, never more than one per ``interval``.
     It keeps going while other cells run. Call ``stop()`` or ``close()`` to end it.
-    A deleted buffer ends it too, with a notice in the view. While the server does
-    not answer, the view shows the error and keeps retrying.
+    A deleted buffer ends it too, with a notice in the view. While the server cannot
+    be reached, the view shows the error and keeps retrying.
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ class BufferView(ipywidgets.VBox):  # type: ignore[misc]
             notice = f"{error.message}, so this view stopped refreshing."
             return self._publisher.offer(_html.page(_html.message(notice)))
         except (BufferkitError, OSError) as error:
-            text = f"Server not answering ({_describe(error)}); retrying every "
+            text = f"Server not reachable ({_describe(error)}); retrying every "
             return self._publisher.offer(
                 _html.page(_html.message(f"{text}{self.interval:g} s.", error=True))
             )

@@ -15,7 +15,7 @@ from bufferkit.widgets._refresh import Clock, Publisher, Refresher
 
 
 class ClientLike(Protocol):
-    """What ``MemoryView`` needs from ``bufferkit.Client``."""
+    """The part of ``bufferkit.Client`` that ``MemoryView`` uses."""
 
     def buffers(self) -> Sequence[Mapping[str, Any]]:
         """Return the model of every buffer."""
@@ -28,7 +28,7 @@ class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
     8 bytes. The view reads the list of buffers every ``interval`` seconds on a
     background thread and sends the browser one message per change, never more than
     one per ``interval``. Call ``stop()`` or ``close()`` to end it. While the server
-    does not answer, the view shows the error and keeps retrying.
+    cannot be reached, the view shows the error and keeps retrying.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
         except (BufferkitError, OSError) as error:
             text = f"{type(error).__name__}: {error}"
             notice = (
-                f"Server not answering ({text}); retrying every {self.interval:g} s."
+                f"Server not reachable ({text}); retrying every {self.interval:g} s."
             )
             return self._publisher.offer(_html.page(_html.message(notice, error=True)))
         return self._publisher.offer(render_memory(models))
