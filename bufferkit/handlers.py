@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
 from tornado import web
 from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
 
 from bufferkit.append_body import decode_append_body, decode_single_row
 from bufferkit.codec import dumps, loads, rows_json
@@ -32,6 +33,7 @@ from bufferkit.formats import Encoded, encode_page, with_data
 from bufferkit.openapi import openapi_document
 from bufferkit.query import PageQuery, parse_page_query
 from bufferkit.registry import Registry
+from bufferkit.streaming import PART_VALUES, STREAMED_FORMATS, encode_in_parts
 
 log = logging.getLogger("bufferkit")
 
@@ -304,6 +306,10 @@ class DataHandler(BufferkitHandler):
             "returned_rows": returned,
             "offset": snapshot.offset,
         }
+        values = returned * len(snapshot.columns)
+        if query.format in STREAMED_FORMATS and values > PART_VALUES:
+            await self.send_in_parts(encode_in_parts(head, snapshot, query.format))
+            return
         if query.format != "json":
             encoded = await self.offload(
                 lambda: encode_page(
@@ -317,6 +323,25 @@ class DataHandler(BufferkitHandler):
             lambda: rows_json(snapshot), heavy=returned > OFFLOAD_ROWS
         )
         self.finish_json_bytes(with_data(head, rows))
+
+    async def send_in_parts(self, parts: Iterator[bytes]) -> None:
+        """Send a JSON body part by part, each encoded on a worker thread.
+
+        The event loop serves other requests between parts, and waits for each
+        part to reach the socket before encoding the next.
+        """
+        self.set_header("Content-Type", _JSON_TYPE)
+        try:
+            while True:
+                part = await self.offload(lambda: next(parts, None), heavy=True)
+                if part is None:
+                    break
+                self.write(part)
+                await self.flush()
+        except StreamClosedError:
+            log.debug("Client closed the connection during %s", self.request.path)
+            return
+        self.finish()
 
     def page_query(self) -> PageQuery:
         """Parse ``offset``, ``limit``, ``last`` and ``format`` from the query."""
