@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import threading
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 import orjson
@@ -52,19 +52,58 @@ class Transport:
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
+    @overload
     def request(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        decode: Literal[True] = True,
+    ) -> Any: ...
+
+    @overload
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        decode: Literal[False],
+    ) -> bytes: ...
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        decode: bool = True,
     ) -> Any:
         """Send ``method path`` with a JSON ``body`` and return the decoded reply.
 
-        ``raw`` sends already encoded JSON. Raises the ``BufferkitError`` subclass
-        matching the server's error code, or ``ConnectionError`` when the server
-        cannot be reached.
+        ``raw`` sends an already encoded body, JSON unless ``content_type`` names
+        another type, such as ``application/vnd.apache.arrow.stream``. With
+        ``decode=False`` the reply's bytes are returned as they came, for the
+        Arrow, Parquet and CSV formats. Raises the ``BufferkitError`` subclass
+        matching the server's error code (error bodies are JSON whatever was
+        asked for), or ``ConnectionError`` when the server cannot be reached.
         """
         payload = raw
         if payload is None and body is not None:
             payload = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-        status, data = self._send(method, self._base_path + path, payload)
+        headers = self._headers
+        if content_type is not None:
+            headers = {**headers, "Content-Type": content_type}
+        status, data = self._send(method, self._base_path + path, payload, headers)
+        if not decode and status < 400:
+            return data
         try:
             decoded = orjson.loads(data) if data else None
         except orjson.JSONDecodeError:
@@ -75,14 +114,18 @@ class Transport:
             raise _error_from(status, decoded)
         return decoded
 
-    def _send(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes]:
         with self._lock:
             for attempt in (1, 2):
                 connection = self._connection or self._connect()
                 try:
-                    connection.request(
-                        method, path, body=payload, headers=self._headers
-                    )
+                    connection.request(method, path, body=payload, headers=headers)
                     response = connection.getresponse()
                     data = response.read()
                 except (
