@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+import orjson
 import polars as pl
 
-from bufferkit.errors import InvalidRequestError
+from bufferkit._frames import arrow_stream, check_frame, read_arrow, rows_frame
+from bufferkit.formats import ARROW_STREAM_TYPE
 
 if TYPE_CHECKING:
     from bufferkit.client import Client
 
 #: Rows sent per request when appending a large DataFrame or list of rows.
 APPEND_CHUNK_ROWS = 50_000
+
+#: Export file formats of the server by file extension.
+EXPORT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 Row = Mapping[str, float]
 
@@ -72,27 +80,51 @@ class BufferHandle:
     def append(self, rows: Row | Sequence[Row] | pl.DataFrame) -> dict[str, int]:
         """Append one row, a list of rows or a DataFrame with the buffer's columns.
 
-        Every request is stored whole or not at all. More than ``APPEND_CHUNK_ROWS``
-        rows go in several requests; a DataFrame is checked before the first one
-        (columns, numeric types, no nulls, finite values), so that a bad frame
-        stores nothing. Returns ``{rows_appended, current_size, rows_dropped}``
-        summed over the requests.
+        A DataFrame is sent as Arrow IPC streams, rows as JSON. Every request is
+        stored whole or not at all, and more than ``APPEND_CHUNK_ROWS`` rows go in
+        several requests, all checked on the client before the first one, so that
+        a bad row stores nothing.
+
+        Parameters
+        ----------
+        rows
+            A row ``{column: value}``, a list of rows, or a DataFrame whose columns
+            are the buffer's in any order, of numeric types, without nulls, NaN or
+            infinities.
+
+        Returns
+        -------
+        dict
+            ``{rows_appended, current_size, rows_dropped}``, summed over the
+            requests.
+
+        Raises
+        ------
+        InvalidRequestError
+            For a row or frame that does not fit the buffer, naming the row and
+            column at fault; nothing of it is stored.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from bufferkit import Client
+        >>> handle = Client().create("readings", ["x", "y"])
+        >>> handle.append({"x": 1, "y": 0.5})
+        {'rows_appended': 1, 'current_size': 1, 'rows_dropped': 0}
+        >>> handle.append(pl.DataFrame({"y": [0.25, 0.0], "x": [2, 3]}))
+        {'rows_appended': 2, 'current_size': 3, 'rows_dropped': 0}
+        >>> handle.append(pl.DataFrame({"x": [4.0, None], "y": [1.0, 2.0]}))
+        Traceback (most recent call last):
+        ...
+        bufferkit.errors.InvalidRequestError: Column 'x' contains null, NaN or \
+infinite values (row 1): drop or fill them before appending
         """
         path = f"{_buffer_path(self._name)}/append"
-        if isinstance(rows, pl.DataFrame):
-            bodies: Iterator[dict[str, Any] | bytes] = _frame_bodies(
-                rows, self._columns
-            )
-        elif isinstance(rows, Mapping):
-            bodies = iter([{"data": [rows]}])
-        else:
-            bodies = _list_bodies(rows)
         total = {"rows_appended": 0, "current_size": 0, "rows_dropped": 0}
-        for body in bodies:
-            if isinstance(body, bytes):
-                reply = self._client.request("POST", path, raw=body)
-            else:
-                reply = self._client.request("POST", path, body)
+        for payload, content_type in _append_bodies(rows, self._columns):
+            reply = self._client.request(
+                "POST", path, raw=payload, content_type=content_type
+            )
             total["rows_appended"] += reply["rows_appended"]
             total["rows_dropped"] += reply["rows_dropped"]
             total["current_size"] = reply["current_size"]
@@ -103,28 +135,147 @@ class BufferHandle:
     ) -> pl.DataFrame:
         """Return rows as float64 columns in schema order, oldest first.
 
-        ``offset`` and ``limit`` page from the oldest row held; ``last`` returns the
-        newest rows instead and cannot be combined with them.
+        Parameters
+        ----------
+        offset, limit
+            Page from the oldest row held: skip ``offset`` rows, return at most
+            ``limit``.
+        last
+            Return the newest ``last`` rows instead; not combined with ``offset``
+            or ``limit``.
+
+        Returns
+        -------
+        polars.DataFrame
+            The rows, read as an Arrow IPC stream; with no rows, an empty frame
+            that still has the buffer's columns.
+
+        Examples
+        --------
+        >>> from bufferkit import Client
+        >>> handle = Client().create("series", ["x"])
+        >>> _ = handle.append([{"x": float(value)} for value in range(10)])
+        >>> handle.data(offset=2, limit=3)["x"].to_list()
+        [2.0, 3.0, 4.0]
+        >>> handle.data(last=2)["x"].to_list()
+        [8.0, 9.0]
+        >>> empty = handle.data(offset=20)
+        >>> empty.shape, empty.dtypes
+        ((0, 1), [Float64])
         """
-        query: dict[str, int] = {}
-        if offset:
-            query["offset"] = offset
-        if limit is not None:
-            query["limit"] = limit
-        if last is not None:
-            query["last"] = last
-        path = f"{_buffer_path(self._name)}/data"
-        if query:
-            path += "?" + urlencode(query)
-        reply = self._client.request("GET", path)
-        schema = dict.fromkeys(reply["columns"], pl.Float64)
-        if not reply["data"]:
-            return pl.DataFrame(schema=schema)
-        return pl.DataFrame(reply["data"], schema=schema, orient="row")
+        return read_arrow(self._read("data", offset, limit, last, "arrow"))
 
     def to_polars(self) -> pl.DataFrame:
-        """Return every row held as a DataFrame of float64 columns."""
+        """Return every row held as a DataFrame of float64 columns.
+
+        Examples
+        --------
+        >>> from bufferkit import Client
+        >>> handle = Client().create("pair", ["a", "b"])
+        >>> _ = handle.append({"a": 1, "b": 2})
+        >>> handle.to_polars().to_dicts()
+        [{'a': 1.0, 'b': 2.0}]
+        """
         return self.data()
+
+    def feature_history(
+        self, *, offset: int = 0, limit: int | None = None, last: int | None = None
+    ) -> pl.DataFrame:
+        """Return the features of each row, computed when that row was the newest.
+
+        The last row of the history equals ``features()``. It pages like
+        ``data()``.
+
+        Returns
+        -------
+        polars.DataFrame
+            One float64 column per feature, named as ``features()`` names them,
+            with nulls where a row had too few rows before it for a feature.
+
+        Examples
+        --------
+        >>> from bufferkit import Client
+        >>> handle = Client().create("load", ["x"], lag_periods=[1])
+        >>> _ = handle.append([{"x": 1.0}, {"x": 4.0}, {"x": 6.0}])
+        >>> handle.feature_history()
+        shape: (3, 2)
+        ┌─────────┬───────────┐
+        │ x_lag_1 ┆ x_delta_1 │
+        │ ---     ┆ ---       │
+        │ f64     ┆ f64       │
+        ╞═════════╪═══════════╡
+        │ null    ┆ null      │
+        │ 1.0     ┆ 3.0       │
+        │ 4.0     ┆ 2.0       │
+        └─────────┴───────────┘
+        >>> handle.feature_history(last=1).row(0) == tuple(handle.features().values())
+        True
+        """
+        body = self._read("features/history", offset, limit, last, "arrow")
+        frame = read_arrow(body)
+        if frame.width == 0:
+            # Without features the stream contains no column to count rows by.
+            reply = self._client.request(
+                "GET", self._read_path("features/history", offset, limit, last)
+            )
+            frame = pl.DataFrame([{}] * reply["returned_rows"])
+        return frame
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write every row held to a Parquet or CSV file, chosen by its extension.
+
+        The server encodes the file; its columns are the buffer's, float64.
+
+        Parameters
+        ----------
+        path
+            File to write, ending in ``.parquet`` or ``.csv``; replaced if it
+            exists.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            For another extension, before any request.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import polars as pl
+        >>> from bufferkit import Client
+        >>> handle = Client().create("training", ["x", "y"])
+        >>> _ = handle.append([{"x": 1.0, "y": 2.5}, {"x": 2.0, "y": 3.5}])
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> written = handle.export(Path(folder.name) / "training.parquet")
+        >>> written.name
+        'training.parquet'
+        >>> pl.read_parquet(written).equals(handle.to_polars())
+        True
+        >>> handle.export(Path(folder.name) / "training.xlsx")
+        Traceback (most recent call last):
+        ...
+        ValueError: Cannot export to 'training.xlsx': unsupported extension \
+'.xlsx'; use '.parquet' or '.csv'
+        >>> folder.cleanup()
+        """
+        target = Path(path)
+        suffix = target.suffix.lower()
+        file_format = EXPORT_FORMATS.get(suffix)
+        if file_format is None:
+            extension = repr(suffix) if suffix else "none"
+            supported = " or ".join(repr(known) for known in EXPORT_FORMATS)
+            msg = (
+                f"Cannot export to {target.name!r}: unsupported extension {extension}; "
+                f"use {supported}"
+            )
+            raise ValueError(msg)
+        target.write_bytes(self._read("data", 0, None, None, file_format))
+        return target
 
     def features(self) -> dict[str, float | None]:
         """Return the newest row's rolling, lag and delta features by name.
@@ -136,45 +287,66 @@ class BufferHandle:
         features: dict[str, float | None] = reply["features"]
         return features
 
+    def _read(
+        self,
+        resource: str,
+        offset: int,
+        limit: int | None,
+        last: int | None,
+        file_format: str,
+    ) -> bytes:
+        """Return the body of a read of ``resource`` in ``file_format``."""
+        path = self._read_path(resource, offset, limit, last, file_format)
+        body: bytes = self._client.request("GET", path, decode=False)
+        return body
+
+    def _read_path(
+        self,
+        resource: str,
+        offset: int,
+        limit: int | None,
+        last: int | None,
+        file_format: str | None = None,
+    ) -> str:
+        query: dict[str, int | str] = {}
+        if offset:
+            query["offset"] = offset
+        if limit is not None:
+            query["limit"] = limit
+        if last is not None:
+            query["last"] = last
+        if file_format is not None:
+            query["format"] = file_format
+        path = f"{_buffer_path(self._name)}/{resource}"
+        return f"{path}?{urlencode(query)}" if query else path
+
 
 def _buffer_path(name: str) -> str:
     return f"v1/ml/buffers/{quote(name, safe='')}"
 
 
-def _list_bodies(rows: Sequence[Row]) -> Iterator[dict[str, Any]]:
-    if not rows:
-        yield {"data": []}
-    for start in range(0, len(rows), APPEND_CHUNK_ROWS):
-        yield {"data": list(rows[start : start + APPEND_CHUNK_ROWS])}
+def _append_bodies(
+    rows: Row | Sequence[Row] | pl.DataFrame, columns: tuple[str, ...]
+) -> Iterator[tuple[bytes, str | None]]:
+    """Check ``rows`` whole, then yield each request's body and content type.
 
-
-def _frame_bodies(frame: pl.DataFrame, columns: tuple[str, ...]) -> Iterator[bytes]:
-    """Check ``frame`` against the buffer's columns and encode it in chunks."""
-    _check_frame(frame, columns)
-    frame = frame.select(pl.col(name).cast(pl.Float64) for name in columns)
+    A row, and a list of at most ``APPEND_CHUNK_ROWS`` rows, is one JSON request
+    that the server checks. Everything else is checked here first and sent as
+    Arrow IPC streams of ``APPEND_CHUNK_ROWS`` rows.
+    """
+    if isinstance(rows, pl.DataFrame):
+        frame = check_frame(rows, columns)
+    elif isinstance(rows, Mapping):
+        yield orjson.dumps({"data": [rows]}, option=_JSON_OPTIONS), None
+        return
+    elif len(rows) <= APPEND_CHUNK_ROWS:
+        data = rows if isinstance(rows, list | tuple) else list(rows)
+        yield orjson.dumps({"data": data}, option=_JSON_OPTIONS), None
+        return
+    else:
+        frame = rows_frame(rows, columns)
     if frame.height == 0:
-        yield b'{"data":[]}'
+        # The server's message for an empty body, as for an empty list.
+        yield b'{"data":[]}', None
     for start in range(0, frame.height, APPEND_CHUNK_ROWS):
-        chunk = frame.slice(start, APPEND_CHUNK_ROWS)
-        yield b'{"data":' + chunk.write_json().encode() + b"}"
-
-
-def _check_frame(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
-    if sorted(frame.columns) != sorted(columns):
-        msg = (
-            f"Schema mismatch: buffer expects columns {list(columns)}, "
-            f"got {frame.columns}"
-        )
-        raise InvalidRequestError(msg)
-    for name, dtype in frame.schema.items():
-        if not dtype.is_numeric():
-            msg = f"Column {name!r} has type {dtype}: cast it to a number type first"
-            raise InvalidRequestError(msg)
-    for name in columns:
-        series = frame[name].cast(pl.Float64)
-        if series.null_count() or not series.is_finite().all():
-            msg = (
-                f"Column {name!r} contains null, NaN or infinite values: "
-                "drop or fill them before appending"
-            )
-            raise InvalidRequestError(msg)
+        yield arrow_stream(frame.slice(start, APPEND_CHUNK_ROWS)), ARROW_STREAM_TYPE

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -13,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from bufferkit import _discovery
 from bufferkit import handle as handle_module
+from bufferkit._frames import arrow_stream
 from bufferkit.client import BufferHandle, Client
 from bufferkit.errors import (
     BufferExistsError,
@@ -20,6 +24,8 @@ from bufferkit.errors import (
     BufferNotFoundError,
     InvalidRequestError,
 )
+from bufferkit.formats import ARROW_STREAM_TYPE
+from bufferkit.transport import Transport
 from tests.http import Api
 from tests.servers import ServerProcess, free_port
 
@@ -156,6 +162,7 @@ def test_frame_of_120k_rows(client: Client) -> None:
         (pl.DataFrame({"x": ["1"]}), "has type String"),
         (pl.DataFrame({"x": [1.0, None]}), "null, NaN or infinite"),
         (pl.DataFrame({"x": [1.0, float("nan")]}), "null, NaN or infinite"),
+        (pl.DataFrame({"x": [1.0, 2.0, float("-inf")]}), r"infinite values \(row 2\)"),
     ],
 )
 def test_bad_frame_stores_nothing(
@@ -279,3 +286,227 @@ def test_error_without_json_body_keeps_status(jupyter: ServerProcess) -> None:
         client.buffers()
 
     assert error.value.status == 404
+
+
+def json_frame(reply: dict[str, Any]) -> pl.DataFrame:
+    """Build the frame of a JSON read's rows, float64 columns in schema order."""
+    schema = dict.fromkeys(reply["columns"], pl.Float64)
+    return pl.DataFrame(reply["data"], schema=schema, orient="row")
+
+
+def awkward_floats(count: int, seed: int) -> list[float]:
+    """Return floats with long or unusual text forms, which JSON and CSV must keep."""
+    generator = random.Random(seed)
+    special = [0.1, -0.0, 5e-324, 1.7976931348623157e308, -2.5e-300, 1 / 3]
+    values = [generator.uniform(-1e6, 1e6) for _ in range(count - len(special))]
+    return special + values
+
+
+def test_numeric_frames_round_trip_as_arrow(client: Client) -> None:
+    handle = client.create("typed", ["a", "b", "c", "d"], max_size=1_000)
+    frame = pl.DataFrame(
+        {
+            "d": pl.Series(range(100), dtype=pl.UInt8),
+            "b": pl.Series(range(-50, 50), dtype=pl.Int32),
+            "c": pl.Series([value / 7 for value in range(100)], dtype=pl.Float32),
+            "a": awkward_floats(100, seed=1),
+        }
+    )
+
+    result = handle.append(frame)
+
+    expected = frame.select(pl.col(name).cast(pl.Float64) for name in "abcd")
+    assert result == {"rows_appended": 100, "current_size": 100, "rows_dropped": 0}
+    assert_frame_equal(handle.to_polars(), expected)
+
+
+def test_arrow_reads_equal_json_reads(client: Client) -> None:
+    handle = client.create("exact", ["x", "y"], max_size=500)
+    handle.append(
+        [
+            {"x": x, "y": y}
+            for x, y in zip(
+                awkward_floats(600, seed=2), awkward_floats(600, seed=3), strict=True
+            )
+        ]
+    )
+    path = "v1/ml/buffers/exact/data"
+
+    for query, read in [
+        ("", handle.to_polars),
+        ("?offset=7&limit=100", lambda: handle.data(offset=7, limit=100)),
+        ("?last=33", lambda: handle.data(last=33)),
+        ("?offset=900", lambda: handle.data(offset=900)),
+    ]:
+        assert_frame_equal(read(), json_frame(client.request("GET", path + query)))
+
+
+def test_feature_history_equals_json(client: Client) -> None:
+    handle = client.create(
+        "history",
+        ["cpu", "memory"],
+        max_size=200,
+        rolling_windows=[3, 10],
+        lag_periods=[1, 5],
+    )
+    handle.append(
+        pl.DataFrame(
+            {"cpu": awkward_floats(250, seed=4), "memory": awkward_floats(250, seed=5)}
+        )
+    )
+    path = "v1/ml/buffers/history/features/history"
+
+    whole = handle.feature_history()
+    paged = handle.feature_history(offset=5, limit=20)
+    last = handle.feature_history(last=4)
+
+    assert_frame_equal(whole, json_frame(client.request("GET", path)))
+    assert_frame_equal(
+        paged, json_frame(client.request("GET", path + "?offset=5&limit=20"))
+    )
+    assert_frame_equal(last, json_frame(client.request("GET", path + "?last=4")))
+    assert whole.columns == list(handle.features())
+    assert whole.row(-1) == tuple(handle.features().values())
+    assert whole.height == 200
+    assert whole["cpu_lag_5"].null_count() == 5
+
+
+def test_featureless_history_keeps_row_count(client: Client) -> None:
+    handle = client.create("plain", ["x"])
+    handle.append([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}])
+
+    assert handle.feature_history().shape == (3, 0)
+    assert handle.feature_history(last=2).shape == (2, 0)
+
+
+@pytest.mark.parametrize("name", ["rows.parquet", "rows.csv", "ROWS.CSV"])
+def test_export_reads_back_equal(client: Client, tmp_path: Path, name: str) -> None:
+    handle = client.create("export", ["b", "a"], max_size=300)
+    handle.append(
+        pl.DataFrame({"b": awkward_floats(300, seed=6), "a": awkward_floats(300, 7)})
+    )
+    target = tmp_path / name
+
+    written = handle.export(str(target))
+
+    read = pl.read_parquet if name.endswith("parquet") else pl.read_csv
+    assert written == target
+    assert_frame_equal(read(written), handle.to_polars())
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"), [("rows.xlsx", "'.xlsx'"), ("rows", "none")]
+)
+def test_export_rejects_unknown_extension(
+    client: Client, tmp_path: Path, name: str, shown: str
+) -> None:
+    handle = client.create("export", ["x"])
+
+    with pytest.raises(ValueError, match="extension") as error:
+        handle.export(tmp_path / name)
+
+    assert str(error.value) == (
+        f"Cannot export to {name!r}: unsupported extension {shown}; "
+        "use '.parquet' or '.csv'"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_large_row_list_goes_in_chunks(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    handle = client.create("rows", ["x", "y"], max_size=8)
+    rows = [{"y": value / 2, "x": value} for value in range(10)]
+
+    result = handle.append(rows)
+
+    expected = pl.DataFrame(rows).select("x", "y").cast(pl.Float64).tail(8)
+    assert result == {"rows_appended": 10, "current_size": 8, "rows_dropped": 2}
+    assert_frame_equal(handle.to_polars(), expected)
+
+
+BAD_ROWS = [
+    ({"x": "high", "y": 1.0}, "Column 'x' contains non-numeric value: 'high'"),
+    ({"x": 1.0}, "Schema mismatch: buffer expects columns ['x', 'y'], got ['x']"),
+    ({"x": 1.0, "y": True}, "Column 'y' contains non-numeric value: true"),
+    ({"x": math.nan, "y": 1.0}, "Column 'x' contains non-numeric value: null"),
+]
+
+
+@pytest.mark.parametrize(("bad_row", "message"), BAD_ROWS)
+def test_bad_later_chunk_stores_nothing(
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    bad_row: dict[str, Any],
+    message: str,
+) -> None:
+    handle = client.create("atomic", ["x", "y"])
+    rows = [{"x": float(value), "y": 0.5} for value in range(10)]
+    rows[7] = bad_row
+    with pytest.raises(InvalidRequestError) as whole:
+        handle.append(rows)
+    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+
+    with pytest.raises(InvalidRequestError) as chunked:
+        handle.append(rows)
+
+    assert whole.value.message == f"{message} (row 7)"
+    assert chunked.value.message == whole.value.message
+    assert chunked.value.status == 400
+    assert handle.info()["current_size"] == 0
+
+
+def test_long_list_checked_before_sending(client: Client) -> None:
+    rows = handle_module.APPEND_CHUNK_ROWS + 10_000
+    handle = client.create("long", ["x"], max_size=rows)
+    data = [{"x": float(value)} for value in range(rows)]
+    data[-1] = {"x": "late"}
+
+    with pytest.raises(InvalidRequestError, match=rf"'late' \(row {rows - 1}\)"):
+        handle.append(data)
+    data[-1] = {"x": -1.0}
+    result = handle.append(data)
+
+    assert handle.info()["current_size"] == rows
+    assert result == {"rows_appended": rows, "current_size": rows, "rows_dropped": 0}
+    assert handle.data(last=1)["x"].to_list() == [-1.0]
+
+
+def test_transport_content_type_and_bytes(standalone: ServerProcess) -> None:
+    transport = Transport(standalone.base_url, standalone.token)
+    try:
+        transport.request(
+            "POST", "v1/ml/buffers", {"name": "transport", "columns": ["x"]}
+        )
+        stream = pl.DataFrame({"x": [1.5, 2.5]})
+        body = arrow_stream(stream)
+        appended = transport.request(
+            "POST",
+            "v1/ml/buffers/transport/append",
+            raw=body,
+            content_type=ARROW_STREAM_TYPE,
+        )
+        connection = transport._connection
+        csv = transport.request(
+            "GET", "v1/ml/buffers/transport/data?format=csv", decode=False
+        )
+        with pytest.raises(BufferNotFoundError):
+            transport.request(
+                "GET", "v1/ml/buffers/nope/data?format=arrow", decode=False
+            )
+        with pytest.raises(InvalidRequestError, match="not a complete Arrow"):
+            transport.request(
+                "POST",
+                "v1/ml/buffers/transport/append",
+                raw=b"{}",
+                content_type=ARROW_STREAM_TYPE,
+            )
+        reused = transport._connection is connection
+        transport.request("DELETE", "v1/ml/buffers/transport")
+    finally:
+        transport.close()
+
+    assert appended["rows_appended"] == 2
+    assert csv == b"x\n1.5\n2.5\n"
+    assert reused
