@@ -116,11 +116,22 @@ class _BackgroundServer:
 
     def __init__(self) -> None:
         self.token = secrets.token_urlsafe(24)
-        command = [sys.executable, "-m", "bufferkit", "serve", "--port", "0"]
-        # Its own session, so that interrupting a notebook kernel spares it.
+        command = [
+            sys.executable,
+            "-m",
+            "bufferkit",
+            "serve",
+            "--port",
+            "0",
+            "--exit-with-stdin",
+        ]
+        # Its own session, so that interrupting a notebook kernel spares it. Its
+        # standard input is a pipe that this process keeps open and never writes
+        # to: when this process ends, however abruptly, the server reads the end
+        # of input and stops.
         self.process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env={**os.environ, "BUFFERKIT_TOKEN": self.token},
@@ -164,6 +175,8 @@ class _BackgroundServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
 
 
 def _drain(stream: IO[bytes]) -> None:

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log messages of this level and above (default: %(default)s)",
     )
+    # Hidden: the client's background server stops when the client process dies.
+    serve_parser.add_argument(
+        "--exit-with-stdin", action="store_true", help=argparse.SUPPRESS
+    )
 
     collect_parser = commands.add_parser(
         "collect",
@@ -184,6 +188,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             "connect can read, change and delete every buffer",
             args.host or "every address",
         )
+    if args.exit_with_stdin:
+        _stop_at_end_of_stdin()
     try:
         asyncio.run(
             serve(
@@ -199,6 +205,24 @@ def _run_serve(args: argparse.Namespace) -> int:
         log.error("Cannot listen on %s:%d: %s", args.host, args.port, error)
         return 1
     return 0
+
+
+def _stop_at_end_of_stdin() -> None:
+    """Send this process SIGTERM, a clean stop, once standard input is closed.
+
+    The process that started the server keeps the other end of the pipe open, so
+    the end of input means that it exited, even when it was killed with SIGKILL.
+    """
+
+    def watch() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="bufferkit-stdin", daemon=True).start()
 
 
 def _run_collect(args: argparse.Namespace) -> int:

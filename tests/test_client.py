@@ -6,11 +6,16 @@ import json
 import math
 import os
 import random
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import psutil
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -510,3 +515,46 @@ def test_transport_content_type_and_bytes(standalone: ServerProcess) -> None:
     assert appended["rows_appended"] == 2
     assert csv == b"x\n1.5\n2.5\n"
     assert reused
+
+
+def test_background_server_dies_with_client(clean_env: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from bufferkit import _discovery
+        url, _ = _discovery._background_server()
+        print(_discovery._background.process.pid, url, flush=True)
+        time.sleep(120)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        pid_text, url = parent.stdout.readline().split()
+        server = psutil.Process(int(pid_text))
+        assert Api(url).get("v1/ml/buffers").status == 401
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running(server):
+        time.sleep(0.05)
+    stopped = not running(server)
+    if not stopped:
+        server.kill()
+    assert stopped, "the background server outlived its client by 10 seconds"
+    with pytest.raises(OSError):
+        Api(url).get("v1/ml/buffers")
+
+
+def running(process: psutil.Process) -> bool:
+    """Whether ``process`` runs; a zombie not reaped by its new parent does not."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
