@@ -163,7 +163,7 @@ class Buffer:
         return AppendResult(1, size, dropped)
 
     def close(self) -> None:
-        """Refuse every later append: the registry has deleted the buffer.
+        """Reject every later append, because the registry has deleted the buffer.
 
         An append that started before the delete either completes before this
         returns, and counts in the memory the delete reports, or fails as not found.

@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if not args.token and not args.allow_remote and not is_loopback(args.host):
             parser.error(
-                f"refusing to listen on {args.host!r} without a token: any machine "
+                f"cannot listen on {args.host!r} without a token: any machine "
                 "that can connect could read and delete every buffer; pass --token "
                 "TOKEN (or set BUFFERKIT_TOKEN), or --allow-remote to serve without one"
             )

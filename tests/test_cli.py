@@ -210,6 +210,64 @@ def test_token_never_logged() -> None:
     assert TOKEN not in server.log
 
 
+def test_token_never_logged_when_echoed_back() -> None:
+    server = start_standalone("--log-level", "DEBUG", token=TOKEN)
+    api = Api(server.base_url, TOKEN)
+    api.get(f"{BUFFERS}/missing/data?token={TOKEN}")
+    Api(server.base_url, TOKEN + "x").get(BUFFERS)
+    Api(server.base_url).get(BUFFERS, headers={"Authorization": f"Bearer {TOKEN}1"})
+
+    assert server.stop() == 0
+
+    assert "missing/data" in server.log
+    assert TOKEN not in server.log
+
+
+# Binding beyond loopback.
+
+
+def test_remote_bind_without_token_refused() -> None:
+    command = [sys.executable, "-m", "bufferkit", "serve", "--host", "0.0.0.0"]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+    assert result.returncode == 2
+    assert (
+        "cannot listen on '0.0.0.0' without a token: any machine that can "
+        "connect could read and delete every buffer; pass --token TOKEN (or set "
+        "BUFFERKIT_TOKEN), or --allow-remote to serve without one"
+    ) in result.stderr
+
+
+def test_remote_bind_allowed_with_warning() -> None:
+    command = [sys.executable, "-m", "bufferkit", "serve", "--host", "0.0.0.0"]
+    command += ["--port", "0", "--allow-remote"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            match = re.search(r"serving on http://0\.0\.0\.0:(\d+)/", line)
+            if match:
+                break
+        assert match, "".join(seen)
+        # Traffic goes to loopback only, whatever address the server listens on.
+        api = Api(f"http://127.0.0.1:{match.group(1)}/")
+        assert api.get(BUFFERS).status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+
+    assert process.returncode == 0
+    assert (
+        "WARNING bufferkit: Listening on 0.0.0.0 without a token (--allow-remote): "
+        "any machine that can connect can read, change and delete every buffer"
+    ) in "".join(seen)
+
+
 # Body limit.
 
 

@@ -64,7 +64,7 @@ def test_concurrent_appends_lose_and_duplicate_nothing(server_api: Api) -> None:
     assert sorted(ids) == [float(number) for number in range(batches * rows_per_batch)]
 
 
-def test_concurrent_large_batches_lose_and_duplicate_nothing(
+def test_concurrent_large_batches_intact(
     server_api: Api,
 ) -> None:
     # Bodies over 256 KiB are decoded on worker threads, side by side.
@@ -85,7 +85,7 @@ def test_concurrent_large_batches_lose_and_duplicate_nothing(
     assert sorted(ids) == [float(number) for number in range(batches * rows_per_batch)]
 
 
-def test_concurrent_single_rows_keep_each_client_order(server_api: Api) -> None:
+def test_concurrent_rows_keep_client_order(server_api: Api) -> None:
     per_client = 60
     server_api.create("ordered", ["client", "step"], max_size=CLIENTS * per_client)
 
