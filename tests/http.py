@@ -81,7 +81,9 @@ class Api:
 
     def create(self, name: str, columns: list[str], **options: Any) -> Response:
         """Create a buffer and check that the server accepted it."""
-        response = self.post("v1/ml/buffers", {"name": name, "columns": columns, **options})
+        response = self.post(
+            "v1/ml/buffers", {"name": name, "columns": columns, **options}
+        )
         assert response.status == 201, response.body
         return response
 
