@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Protocol
 
-import ipywidgets
 import numpy as np
 import polars as pl
 
 from bufferkit.errors import BufferkitError, BufferNotFoundError
 from bufferkit.widgets import _html, _svg
+from bufferkit.widgets._live import LiveView
 from bufferkit.widgets._rate import Appended, RowArray, rows_appended
-from bufferkit.widgets._refresh import Clock, Publisher, Refresher
+from bufferkit.widgets._refresh import Clock
 
 #: Rows read for the charts by default: the whole of a buffer of the default size.
 DEFAULT_CHART_ROWS = 10_000
@@ -45,7 +45,7 @@ class _Reading:
     time: float
 
 
-class BufferView(ipywidgets.VBox):  # type: ignore[misc]
+class BufferView(LiveView):
     """Show a buffer's newest rows, a chart per column, its fill level and rate.
 
     The view reads the buffer every ``interval`` seconds on a background thread and
@@ -84,56 +84,21 @@ class BufferView(ipywidgets.VBox):  # type: ignore[misc]
     ) -> None:
         if rows < 1:
             raise ValueError(f"rows must be at least 1, got {rows}")
-        if not interval > 0:
-            raise ValueError(f"interval must be a positive number, got {interval}")
         if chart_rows is not None and chart_rows < 2:
             raise ValueError(f"chart_rows must be at least 2 or None, got {chart_rows}")
-        self.html = ipywidgets.HTML(_html.page(_html.message("Loading…")))
-        super().__init__([self.html])
+        super().__init__(interval=interval, clock=clock, name="BufferView")
         self.handle = handle
         self.rows = rows
-        self.interval = interval
         self.chart_rows = chart_rows
-        self._publisher = Publisher(self.html, interval, clock=clock)
         self._previous: _Reading | None = None
         self._rate: float | None = None
         self._rate_exact = True
-        self._refresher = Refresher(self.refresh, self._publisher, name="BufferView")
         if start:
             self.start()
 
     def __repr__(self) -> str:
         name = self.handle.name
         return f"BufferView({name!r}, rows={self.rows}, interval={self.interval:g})"
-
-    @property
-    def updates(self) -> int:
-        """Number of updates sent to the browser so far."""
-        return self._publisher.sends
-
-    @property
-    def running(self) -> bool:
-        """Whether the background refresh is running."""
-        return self._refresher.running
-
-    def start(self) -> None:
-        """Start refreshing on a background thread."""
-        self._refresher.start()
-
-    def stop(self) -> None:
-        """Stop refreshing; the view keeps showing its last state."""
-        # Absent when __init__ raised: ipywidgets still calls close() on deletion.
-        refresher: Refresher | None = getattr(self, "_refresher", None)
-        if refresher is not None:
-            refresher.stop()
-
-    def close(self) -> None:
-        """Stop refreshing and remove the view from the notebook."""
-        self.stop()
-        html: ipywidgets.HTML | None = getattr(self, "html", None)
-        if html is not None:
-            html.close()
-        super().close()
 
     def refresh(self) -> bool:
         """Read the buffer once and send the view if it changed and the rate allows.
@@ -149,10 +114,7 @@ class BufferView(ipywidgets.VBox):  # type: ignore[misc]
             notice = f"{error.message}, so this view stopped refreshing."
             return self._publisher.offer(_html.page(_html.message(notice)))
         except (BufferkitError, OSError) as error:
-            text = f"Server not reachable ({_describe(error)}); retrying every "
-            return self._publisher.offer(
-                _html.page(_html.message(f"{text}{self.interval:g} s.", error=True))
-            )
+            return self.offer_unreachable(error)
         self._update_rate(reading)
         return self._publisher.offer(self._render(reading))
 
@@ -232,8 +194,3 @@ def _table(tail: pl.DataFrame, size: int) -> str:
         for index, row in enumerate(tail.iter_rows())
     ]
     return _html.table(["row", *tail.columns], rows)
-
-
-def _describe(error: BaseException) -> str:
-    text = error.message if isinstance(error, BufferkitError) else str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Protocol
 
-import ipywidgets
-
 from bufferkit.errors import BufferkitError
 from bufferkit.widgets import _html, _svg
-from bufferkit.widgets._refresh import Clock, Publisher, Refresher
+from bufferkit.widgets._live import LiveView
+from bufferkit.widgets._refresh import Clock
 
 
 class ClientLike(Protocol):
@@ -21,7 +20,7 @@ class ClientLike(Protocol):
         """Return the model of every buffer."""
 
 
-class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
+class MemoryView(LiveView):
     """Show one bar per buffer with its ``memory_bytes``, largest first, and the total.
 
     ``memory_bytes`` counts the values a buffer holds: rows times columns times
@@ -50,48 +49,13 @@ class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
         start: bool = True,
         clock: Clock = time.monotonic,
     ) -> None:
-        if not interval > 0:
-            raise ValueError(f"interval must be a positive number, got {interval}")
-        self.html = ipywidgets.HTML(_html.page(_html.message("Loading…")))
-        super().__init__([self.html])
+        super().__init__(interval=interval, clock=clock, name="MemoryView")
         self.client = client
-        self.interval = interval
-        self._publisher = Publisher(self.html, interval, clock=clock)
-        self._refresher = Refresher(self.refresh, self._publisher, name="MemoryView")
         if start:
             self.start()
 
     def __repr__(self) -> str:
         return f"MemoryView(interval={self.interval:g})"
-
-    @property
-    def updates(self) -> int:
-        """Number of updates sent to the browser so far."""
-        return self._publisher.sends
-
-    @property
-    def running(self) -> bool:
-        """Whether the background refresh is running."""
-        return self._refresher.running
-
-    def start(self) -> None:
-        """Start refreshing on a background thread."""
-        self._refresher.start()
-
-    def stop(self) -> None:
-        """Stop refreshing; the view keeps showing its last state."""
-        # Absent when __init__ raised: ipywidgets still calls close() on deletion.
-        refresher: Refresher | None = getattr(self, "_refresher", None)
-        if refresher is not None:
-            refresher.stop()
-
-    def close(self) -> None:
-        """Stop refreshing and remove the view from the notebook."""
-        self.stop()
-        html: ipywidgets.HTML | None = getattr(self, "html", None)
-        if html is not None:
-            html.close()
-        super().close()
 
     def refresh(self) -> bool:
         """Read the list of buffers once and send the view if it changed.
@@ -103,11 +67,7 @@ class MemoryView(ipywidgets.VBox):  # type: ignore[misc]
         try:
             models = list(self.client.buffers())
         except (BufferkitError, OSError) as error:
-            text = f"{type(error).__name__}: {error}"
-            notice = (
-                f"Server not reachable ({text}); retrying every {self.interval:g} s."
-            )
-            return self._publisher.offer(_html.page(_html.message(notice, error=True)))
+            return self.offer_unreachable(error)
         return self._publisher.offer(render_memory(models))
 
 
