@@ -118,27 +118,9 @@ def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
 
 def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     """Validate ``body`` step by step and raise on its first problem."""
-    document = loads(body)
-    if not isinstance(document, dict):
-        msg = (
-            'Request body must be a JSON object {"data": [row, ...]}, '
-            f"got {_show(document)}"
-        )
-        raise InvalidRequestError(msg)
-    unknown = [key for key in document if key != "data"]
-    if unknown:
-        msg = (
-            f"Unknown key {unknown[0]!r} in the request body: send only "
-            '"data", an array of row objects'
-        )
-        raise InvalidRequestError(msg)
-    if "data" not in document:
-        raise InvalidRequestError(
-            'Request body must have the key "data", an array of row objects'
-        )
-    rows = document["data"]
+    rows = envelope_value(loads(body), "data", "[row, ...]", "an array of row objects")
     if not isinstance(rows, list):
-        msg = f"'data' must be an array of row objects, got {_show(rows)}"
+        msg = f"'data' must be an array of row objects, got {show_value(rows)}"
         raise InvalidRequestError(msg)
     if not rows:
         raise InvalidRequestError("Data array must contain at least one row")
@@ -146,7 +128,9 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     block = np.empty((len(columns), len(rows)), dtype=np.float64)
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            msg = f"Row {index} must be an object of column values, got {_show(row)}"
+            msg = (
+                f"Row {index} must be an object of column values, got {show_value(row)}"
+            )
             raise InvalidRequestError(msg)
         if row.keys() != expected:
             msg = (
@@ -155,15 +139,39 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
             )
             raise InvalidRequestError(msg)
         for position, column in enumerate(columns):
-            block[position, index] = _number(row[column], column, index)
+            block[position, index] = checked_number(row[column], column, index)
     return block
 
 
-def _number(value: object, column: str, row: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def envelope_value(document: object, key: str, shape: str, description: str) -> Any:
+    """Return ``document[key]`` of a body that must be the object ``{key: shape}``.
+
+    ``description`` says what the value is, for the messages.
+    """
+    if not isinstance(document, dict):
         msg = (
-            f"Column {column!r} contains non-numeric value: {_show(value)} (row {row})"
+            f'Request body must be a JSON object {{"{key}": {shape}}}, '
+            f"got {show_value(document)}"
         )
+        raise InvalidRequestError(msg)
+    unknown = [name for name in document if name != key]
+    if unknown:
+        msg = (
+            f"Unknown key {unknown[0]!r} in the request body: send only "
+            f'"{key}", {description}'
+        )
+        raise InvalidRequestError(msg)
+    if key not in document:
+        msg = f'Request body must have the key "{key}", {description}'
+        raise InvalidRequestError(msg)
+    return document[key]
+
+
+def checked_number(value: object, column: str, row: int) -> float:
+    """Return the JSON number ``value`` as a finite float, or raise naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        shown = show_value(value)
+        msg = f"Column {column!r} contains non-numeric value: {shown} (row {row})"
         raise InvalidRequestError(msg)
     try:
         number = float(value)
@@ -178,7 +186,7 @@ def _number(value: object, column: str, row: int) -> float:
     return number
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     """Render a JSON value for a message, shortened if long."""
     text = repr(value) if isinstance(value, str) else json.dumps(value)
     if len(text) > _MAX_SHOWN_CHARS:

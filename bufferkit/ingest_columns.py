@@ -19,7 +19,7 @@ from msgspec.structs import astuple
 
 from bufferkit.codec import loads, only_keys_once
 from bufferkit.errors import InvalidRequestError
-from bufferkit.ingest import _number, _show
+from bufferkit.ingest import checked_number, envelope_value, show_value
 from bufferkit.storage import FloatArray
 
 _COLUMNS_FIRST = re.compile(rb'\s*\{\s*"columns"\s*:')
@@ -86,24 +86,11 @@ def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
 
 def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     """Validate ``body`` step by step and raise on its first problem."""
-    document = loads(body)
-    if not isinstance(document, dict):
-        msg = (
-            'Request body must be a JSON object {"columns": {column: [value, ...]}}, '
-            f"got {_show(document)}"
-        )
-        raise InvalidRequestError(msg)
-    unknown = [key for key in document if key != "columns"]
-    if unknown:
-        msg = (
-            f"Unknown key {unknown[0]!r} in the request body: send only "
-            '"columns", an object of column arrays'
-        )
-        raise InvalidRequestError(msg)
-
-    mapping = document["columns"]
+    mapping = envelope_value(
+        loads(body), "columns", "{column: [value, ...]}", "an object of column arrays"
+    )
     if not isinstance(mapping, dict):
-        msg = f"'columns' must be an object of column arrays, got {_show(mapping)}"
+        msg = f"'columns' must be an object of column arrays, got {show_value(mapping)}"
         raise InvalidRequestError(msg)
     if mapping.keys() != set(columns):
         msg = (
@@ -113,7 +100,7 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
         raise InvalidRequestError(msg)
     for column in columns:
         if not isinstance(mapping[column], list):
-            msg = f"Column {column!r} must be an array of values, got " + _show(
+            msg = f"Column {column!r} must be an array of values, got " + show_value(
                 mapping[column]
             )
             raise InvalidRequestError(msg)
@@ -132,5 +119,5 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     block = np.empty((len(columns), rows), dtype=np.float64)
     for position, column in enumerate(columns):
         for index, value in enumerate(mapping[column]):
-            block[position, index] = _number(value, column, index)
+            block[position, index] = checked_number(value, column, index)
     return block
