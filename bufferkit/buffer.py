@@ -182,10 +182,7 @@ class Buffer:
         with self._lock:
             view = self._storage.view()
             size = view.shape[1]
-            if last is not None:
-                offset = max(0, size - last)
-            start = min(offset, size)
-            stop = size if limit is None else min(size, start + limit)
+            offset, start, stop = page_bounds(size, offset, limit, last)
             values = view[:, start:stop].copy()
             first_sequence = self._storage.first_sequence + start
         return Snapshot(self.config.columns, values, size, offset, first_sequence)
@@ -200,18 +197,11 @@ class Buffer:
         oldest row held is null.
         """
         config = self.config
-        depth = max(
-            (*config.rolling_windows, *(lag + 1 for lag in config.lag_periods)),
-            default=1,
-        )
         with self._lock:
             view = self._storage.view()
             size = view.shape[1]
-            if last is not None:
-                offset = max(0, size - last)
-            start = min(offset, size)
-            stop = size if limit is None else min(size, start + limit)
-            context = max(0, start - depth + 1)
+            offset, start, stop = page_bounds(size, offset, limit, last)
+            context = max(0, start - config.feature_depth + 1)
             values = view[:, context:stop].copy()
         frame = history_frame(
             values,
@@ -226,13 +216,9 @@ class Buffer:
     def features(self) -> LatestFeatures:
         """Compute the features of the newest row (rolling, lag and delta)."""
         config = self.config
-        depth = max(
-            (*config.rolling_windows, *(lag + 1 for lag in config.lag_periods)),
-            default=0,
-        )
         with self._lock:
             view = self._storage.view()
-            recent = view[:, max(0, view.shape[1] - depth) :].copy()
+            recent = view[:, max(0, view.shape[1] - config.feature_depth) :].copy()
             row_count = view.shape[1]
         values = latest_features(
             recent,
@@ -242,3 +228,18 @@ class Buffer:
             buffer_name=config.name,
         )
         return LatestFeatures(row_count, values)
+
+
+def page_bounds(
+    size: int, offset: int, limit: int | None, last: int | None
+) -> tuple[int, int, int]:
+    """Return ``(offset, start, stop)`` of a page of a buffer of ``size`` rows.
+
+    ``last`` selects the newest rows and sets ``offset``; otherwise the page starts
+    at ``offset``, which may be past the end, and takes ``limit`` rows at most.
+    """
+    if last is not None:
+        offset = max(0, size - last)
+    start = min(offset, size)
+    stop = size if limit is None else min(size, start + limit)
+    return offset, start, stop

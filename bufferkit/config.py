@@ -48,6 +48,13 @@ use an integer from 2 to max_size (5)
             "lag_periods", self.lag_periods, 1, self.max_size - 1, "max_size - 1"
         )
 
+    @property
+    def feature_depth(self) -> int:
+        """Number of newest rows the features of one row read, that row included."""
+        return max(
+            (*self.rolling_windows, *(lag + 1 for lag in self.lag_periods)), default=1
+        )
+
     @classmethod
     def from_json(cls, body: object) -> BufferConfig:
         """Validate a decoded create request body and build the configuration.

@@ -20,6 +20,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from bufferkit.append_body import decode_append_body, decode_single_row
+from bufferkit.buffer import page_bounds
 from bufferkit.codec import dumps, loads, rows_json
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
@@ -373,12 +374,10 @@ class FeatureHistoryHandler(DataHandler):
         buffer = self.registry.get(name)
         query = self.page_query()
         config = buffer.config
-        size = buffer.current_size
-        if query.last is not None:
-            rows = min(size, query.last)
-        else:
-            rows = max(0, size - query.offset)
-            rows = rows if query.limit is None else min(rows, query.limit)
+        _, start, stop = page_bounds(
+            buffer.current_size, query.offset, query.limit, query.last
+        )
+        rows = stop - start
         # Window values the history reduces: a rough measure of its cost.
         work = rows * len(config.columns) * (sum(config.rolling_windows) + 1)
 
