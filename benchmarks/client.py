@@ -23,14 +23,23 @@ class Connection:
         return response.status, response.read()
 
     def timed(
-        self, method: str, path: str, body: bytes | None = None, expect: int = 200
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        expect: int = 200,
+        content_type: str | None = None,
     ) -> float:
         """Send one request and return its round trip in seconds.
 
-        The clock covers sending the request and reading the whole response.
+        ``content_type`` replaces the connection's ``Content-Type`` header. The clock
+        covers sending the request and reading the whole response.
         """
+        headers = self._headers
+        if content_type is not None:
+            headers = {**headers, "Content-Type": content_type}
         start = time.perf_counter()
-        self._connection.request(method, path, body=body, headers=self._headers)
+        self._connection.request(method, path, body=body, headers=headers)
         response = self._connection.getresponse()
         payload = response.read()
         elapsed = time.perf_counter() - start

@@ -14,6 +14,7 @@ compares numbers taken under the same load on this shared machine.
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import platform
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import orjson
+import polars as pl
 import psutil
 
 from benchmarks.client import Connection
@@ -46,40 +48,75 @@ FULL_SIZE = 10_000
 BODY_VARIANTS = 4
 
 
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: Rows of the buffer the feature history rows read.
+HISTORY_SIZE = 100_000
+
+
+def _untargeted(p50: float, rate: float, ratio: float) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Operation:
-    """One measured request kind, its target and the original document's figure."""
+    """One measured request kind, its target and the original document's figure.
+
+    ``request`` is the request's method and path under the buffer; ``body`` names
+    its pool of bodies (``"rows"``, ``"columns"`` or ``"arrow"``) for appends;
+    ``repetitions`` is the key of its count in ``Settings.iterations``. Operations
+    with ``history`` set read the full ``HISTORY_SIZE``-row buffer.
+    """
 
     label: str
     rows: int  # rows appended or read per request; 0 for features
     target: str
     original: str
     check: Callable[[float, float, float], bool]  # (p50 s, rows/s, ratio) -> met
+    request: tuple[str, str]
+    repetitions: str
+    body: str = "rows"
+    history: bool = False
+
+    @property
+    def targeted(self) -> bool:
+        return self.check is not _untargeted
+
+
+def _append(
+    label: str,
+    rows: int,
+    target: str,
+    original: str,
+    check: Callable[[float, float, float], bool],
+) -> Operation:
+    return Operation(
+        label, rows, target, original, check, ("POST", "/append"), f"append {rows}"
+    )
 
 
 OPERATIONS = (
-    Operation(
+    _append(
         "append 1 row",
         1,
         "p50 <= 1.5x baseline",
         "< 1 ms, ~1K rows/s",
         lambda p50, rate, ratio: ratio <= 1.5,
     ),
-    Operation(
+    _append(
         "append 100 rows",
         100,
         ">= 150K rows/s",
         "< 2 ms, ~50K rows/s",
         lambda p50, rate, ratio: rate >= 150_000,
     ),
-    Operation(
+    _append(
         "append 1,000 rows",
         1_000,
         ">= 1M rows/s",
         "< 5 ms, ~200K rows/s",
         lambda p50, rate, ratio: rate >= 1_000_000,
     ),
-    Operation(
+    _append(
         "append 10,000 rows",
         10_000,
         ">= 1.5M rows/s",
@@ -92,6 +129,8 @@ OPERATIONS = (
         "p50 < 1 ms",
         "1-10 ms",
         lambda p50, rate, ratio: p50 < 0.001,
+        ("GET", "/features"),
+        "features",
     ),
     Operation(
         "GET /data?last=10000",
@@ -99,6 +138,58 @@ OPERATIONS = (
         "p50 < 6 ms",
         "1-5 ms",
         lambda p50, rate, ratio: p50 < 0.006,
+        ("GET", "/data?last=10000"),
+        "data",
+    ),
+    # Bulk paths, without a target.
+    Operation(
+        "append 10,000 rows, Arrow IPC stream",
+        10_000,
+        "-",
+        "-",
+        _untargeted,
+        ("POST", "/append"),
+        "append 10000",
+        body="arrow",
+    ),
+    Operation(
+        "append 10,000 rows, columnar JSON",
+        10_000,
+        "-",
+        "-",
+        _untargeted,
+        ("POST", "/append"),
+        "append 10000",
+        body="columns",
+    ),
+    Operation(
+        "GET /data?last=10000&format=arrow",
+        10_000,
+        "-",
+        "-",
+        _untargeted,
+        ("GET", "/data?last=10000&format=arrow"),
+        "data",
+    ),
+    Operation(
+        "GET /features/history?last=10000 (100,000-row buffer)",
+        10_000,
+        "-",
+        "-",
+        _untargeted,
+        ("GET", "/features/history?last=10000"),
+        "history last",
+        history=True,
+    ),
+    Operation(
+        "GET /features/history?format=arrow (100,000-row buffer)",
+        HISTORY_SIZE,
+        "-",
+        "-",
+        _untargeted,
+        ("GET", "/features/history?format=arrow"),
+        "history",
+        history=True,
     ),
 )
 
@@ -107,9 +198,8 @@ OPERATIONS = (
 class Settings:
     """Repetitions of each measurement."""
 
-    append_iterations: dict[int, int]
-    features_iterations: int
-    data_iterations: int
+    #: Requests of each ``Operation.repetitions`` key.
+    iterations: dict[str, int]
     block: int
     scaling_sizes: tuple[int, ...]
     scaling_rounds: int
@@ -117,18 +207,32 @@ class Settings:
 
 
 FULL = Settings(
-    append_iterations={1: 6000, 100: 4000, 1_000: 1500, 10_000: 300},
-    features_iterations=4000,
-    data_iterations=600,
+    iterations={
+        "append 1": 6000,
+        "append 100": 4000,
+        "append 1000": 1500,
+        "append 10000": 300,
+        "features": 4000,
+        "data": 600,
+        "history last": 40,
+        "history": 8,
+    },
     block=50,
     scaling_sizes=(1_000, 10_000, 100_000, 1_000_000),
     scaling_rounds=10,
     scaling_block={"append 1 row": 100, "append 1,000 rows": 30, "GET /features": 100},
 )
 QUICK = Settings(
-    append_iterations={1: 1000, 100: 600, 1_000: 300, 10_000: 60},
-    features_iterations=600,
-    data_iterations=100,
+    iterations={
+        "append 1": 1000,
+        "append 100": 600,
+        "append 1000": 300,
+        "append 10000": 60,
+        "features": 600,
+        "data": 100,
+        "history last": 8,
+        "history": 2,
+    },
     block=20,
     scaling_sizes=(1_000, 10_000, 100_000, 1_000_000),
     scaling_rounds=4,
@@ -158,6 +262,26 @@ def append_bodies(rows: int, columns: Sequence[str], seed: int) -> list[bytes]:
         )
         for _ in range(BODY_VARIANTS)
     ]
+
+
+def columns_bodies(row_bodies: Sequence[bytes]) -> list[bytes]:
+    """The same rows as ``row_bodies``, as ``{"columns": {name: [values]}}``."""
+    bodies = []
+    for body in row_bodies:
+        rows = orjson.loads(body)["data"]
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        bodies.append(orjson.dumps({"columns": columns}))
+    return bodies
+
+
+def arrow_bodies(row_bodies: Sequence[bytes]) -> list[bytes]:
+    """The same rows as ``row_bodies``, as Arrow IPC streams written by Polars."""
+    bodies = []
+    for body in row_bodies:
+        sink = io.BytesIO()
+        pl.DataFrame(orjson.loads(body)["data"]).write_ipc_stream(sink)
+        bodies.append(sink.getvalue())
+    return bodies
 
 
 def create_body(name: str, columns: Sequence[str], max_size: int) -> bytes:
@@ -257,52 +381,70 @@ class Row:
 
 
 def cycling(
-    connection: Connection, method: str, target: str, pool: Sequence[bytes | None]
+    connection: Connection,
+    method: str,
+    target: str,
+    pool: Sequence[bytes | None],
+    content_type: str | None = None,
 ) -> Callable[[], float]:
     """Return a function timing one request, sending the bodies of ``pool`` in turn."""
     counter = iter(range(10**12))
 
     def run() -> float:
-        return connection.timed(method, target, pool[next(counter) % len(pool)])
+        body = pool[next(counter) % len(pool)]
+        return connection.timed(method, target, body, content_type=content_type)
 
     return run
 
 
 def latency_rows(host: Host, baseline: Host, settings: Settings) -> list[Row]:
-    """Measure every operation on a full 10,000-row, 4-column buffer of ``host``."""
-    bodies = {rows: append_bodies(rows, COLUMNS, rows) for rows in (1, 100, 1_000)}
-    bodies[10_000] = append_bodies(10_000, COLUMNS, 10_000)
+    """Measure every operation on a full 10,000-row, 4-column buffer of ``host``,
+    and the feature history on a full ``HISTORY_SIZE``-row one."""
+    rows_bodies = {rows: append_bodies(rows, COLUMNS, rows) for rows in (1, 100, 1_000)}
+    rows_bodies[10_000] = append_bodies(10_000, COLUMNS, 10_000)
+    pools = {
+        "rows": rows_bodies,
+        "columns": {10_000: columns_bodies(rows_bodies[10_000])},
+        "arrow": {10_000: arrow_bodies(rows_bodies[10_000])},
+    }
+    content_types = {"arrow": ARROW_STREAM}
     rows: list[Row] = []
     # The host's own trivial handler where it has one (behind the same
     # authentication), else the separate trivial Tornado server.
     reference = host if host.trivial_path else baseline
     trivial = host.trivial_path or "/trivial"
     with host.connect() as connection, reference.connect() as base:
-        name = "bench-latency"
         path = create_full_buffer(
-            connection, host, name, COLUMNS, FULL_SIZE, bodies[10_000]
+            connection, host, "bench-latency", COLUMNS, FULL_SIZE, rows_bodies[10_000]
+        )
+        history_path = create_full_buffer(
+            connection,
+            host,
+            "bench-history",
+            COLUMNS,
+            HISTORY_SIZE,
+            rows_bodies[10_000],
         )
         for operation in OPERATIONS:
             log(f"  {host.label}: {operation.label}")
-            if operation.label.startswith("append"):
-                run = cycling(
-                    connection, "POST", f"{path}/append", bodies[operation.rows]
-                )
-                ping = cycling(base, "POST", trivial, bodies[1])
-                iterations = settings.append_iterations[operation.rows]
-            elif operation.rows == 0:
-                run = cycling(connection, "GET", f"{path}/features", [None])
-                ping = cycling(base, "GET", trivial, [None])
-                iterations = settings.features_iterations
+            method, suffix = operation.request
+            target = (history_path if operation.history else path) + suffix
+            if method == "POST":
+                pool: Sequence[bytes | None] = pools[operation.body][operation.rows]
+                ping = cycling(base, "POST", trivial, rows_bodies[1])
             else:
-                target = f"{path}/data?last={operation.rows}"
-                run = cycling(connection, "GET", target, [None])
+                pool = [None]
                 ping = cycling(base, "GET", trivial, [None])
-                iterations = settings.data_iterations
+            run = cycling(
+                connection, method, target, pool, content_types.get(operation.body)
+            )
+            iterations = settings.iterations[operation.repetitions]
             block = max(1, min(settings.block, iterations // 10))
-            measured = interleaved(run, ping, iterations, block, warmup=10)
+            warmup = min(10, max(1, iterations // 4))
+            measured = interleaved(run, ping, iterations, block, warmup=warmup)
             rows.append(Row(operation, measured))
         connection.timed("DELETE", path)
+        connection.timed("DELETE", history_path)
     return rows
 
 
@@ -475,10 +617,11 @@ def latency_table(host: Host, rows: list[Row]) -> list[str]:
     ]
     for row in rows:
         operation = row.operation
+        met = ("yes" if row.met else "NO") if operation.targeted else "-"
         lines.append(
             f"| {operation.label} | {ms(row.p50)} | {ms(p99(row.measured.samples))} |"
             f" {rate_text(row.rate)} | {row.ratio:.2f} | {operation.target} |"
-            f" {'yes' if row.met else 'NO'} | {operation.original} |"
+            f" {met} | {operation.original} |"
         )
     return [*lines, ""]
 
