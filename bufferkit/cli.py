@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bufferkit import __version__
 from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, is_loopback, serve
@@ -22,25 +23,33 @@ log = logging.getLogger("bufferkit")
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _integer_parser(low: int, high: int | None, what: str) -> Callable[[str], int]:
+    """Return an argparse type that accepts integers from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        msg = f"must be a non-negative integer, got {text}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+_positive_int = _integer_parser(1, None, "a positive integer")
+_non_negative_int = _integer_parser(0, None, "a non-negative integer")
+_port = _integer_parser(0, 65535, "a TCP port from 0 to 65535")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_PORT,
         help="TCP port to listen on, or 0 for a free one (default: %(default)s)",
     )

@@ -77,6 +77,30 @@ def test_help_port_zero_explained() -> None:
     assert "0" in option_help(text, "--port").split("(default")[0]
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["serve", "--port", "99999"], "--port: must be a TCP port from 0 to 65535"),
+        (["serve", "--port", "abc"], "--port: must be a TCP port from 0 to 65535"),
+        (["serve", "--max-body-size", "0"], "--max-body-size: must be a positive"),
+        (["serve", "--max-buffers", "-1"], "--max-buffers: must be a non-negative"),
+        (["collect", "--interval", "inf"], "--interval: must be a positive number"),
+        (["collect", "--count", "0"], "--count: must be a positive integer"),
+    ],
+)
+def test_invalid_option_rejected(arguments: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bufferkit", *arguments],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert f"argument {message}" in result.stderr
+
+
 # Signals.
 
 
