@@ -10,6 +10,15 @@ Large arrays take a vectorised path. It keeps each row's sum as an unevaluated p
 identity). A bound on the rounding error of ``c`` then proves, row by row, that
 ``s + c`` rounds to the exact sum. Rows it cannot prove, such as exact ties, fall
 back to ``math.fsum``.
+
+``window_fsums`` returns the same sums for every window of consecutive values of a
+column, in time that does not grow with the window. It writes each value exactly as
+two integers, a high and a low limb of at most ``_LIMB_BITS`` bits each in a fixed
+point shared by the whole column, and takes exact window sums of each limb as
+differences of int64 prefix sums. Both limb sums convert to float64 exactly, so
+their one float64 addition is the correctly rounded exact sum, which is what
+``math.fsum`` returns. Columns whose values span more bits than two limbs hold,
+such as ``1e-300`` beside ``1e300``, are left to ``fsum_rows``.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ _VECTOR_MIN_ROWS = 64
 #: Rows whose values could sum past this in magnitude go to ``math.fsum``, which
 #: raises ``OverflowError`` where an intermediate sum overflows.
 _SAFE_MAGNITUDE = 2.0**1020
+#: Bits of each limb in ``window_fsums``.
+_LIMB_BITS = 44
 
 
 def fsum_rows(rows: FloatArray) -> FloatArray:
@@ -51,6 +62,58 @@ def fsum_rows(rows: FloatArray) -> FloatArray:
     for index in np.flatnonzero(~proven).tolist():
         sums[index] = _fsum(rows[index].tolist())
     return sums
+
+
+def window_fsums(data: FloatArray, window: int) -> FloatArray | None:
+    """Return ``math.fsum`` of every ``window`` consecutive values of ``data``.
+
+    ``data`` is a finite 1-D array; sum ``j`` is over ``data[j : j + window]``.
+    Returns ``None`` when the values span too many bits for two limbs, or could sum
+    near the float64 limit, for the caller to use ``fsum_rows`` instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> window_fsums(np.array([0.1, 0.2, 0.3, -0.6, 1e6]), 4).tolist()
+    [2.7755575615628914e-17, 999999.9]
+    >>> window_fsums(np.array([1e-300, 1e300]), 2) is None
+    True
+    """
+    rows = data.shape[0]
+    if window < 1 or rows < window:
+        return np.zeros(max(0, rows - window + 1))
+    nonzero = data[data != 0.0]
+    if nonzero.size == 0:
+        return np.zeros(rows - window + 1)
+    largest = float(np.abs(nonzero).max())
+    if largest * window >= _SAFE_MAGNITUDE:
+        return None
+    # Each value is mantissa * 2**exponent with an integer mantissa below 2**53;
+    # its lowest set bit is 2**(exponent - 53 + trailing zeros of the mantissa).
+    fraction, exponent = np.frexp(nonzero)
+    mantissa = np.ldexp(fraction, 53).astype(np.int64)
+    _, lowest = np.frexp((mantissa & -mantissa).astype(np.float64))
+    point = int((exponent - 54 + lowest).min())
+    span = int(exponent.max()) - point  # every |value| < 2**(point + span)
+    # Limb sums must stay below 2**53 over a window and below 2**63 over the
+    # column's prefix sums, with a bit to spare for the sign.
+    bits = min(_LIMB_BITS, 52 - window.bit_length(), 62 - rows.bit_length())
+    if span > 2 * bits - 1:
+        return None
+    # Scaling by a power of two, flooring, and the fraction below the floor are
+    # exact: the result of each is representable.
+    shift = point + bits
+    scaled = np.ldexp(data, -shift)
+    high = np.floor(scaled)
+    low = np.ldexp(scaled - high, bits)
+    totals = []
+    for limb, exponent_of_one in ((high, shift), (low, point)):
+        prefix = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(limb.astype(np.int64), out=prefix[1:])
+        sums = prefix[window:] - prefix[: rows - window + 1]
+        totals.append(np.ldexp(sums.astype(np.float64), exponent_of_one))
+    result: FloatArray = totals[0] + totals[1]
+    return result
 
 
 def _fsum(values: list[float]) -> float:

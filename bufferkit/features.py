@@ -116,10 +116,11 @@ class WindowStats(NamedTuple):
     max: FloatArray
 
 
-def window_stats(windows: FloatArray) -> WindowStats:
+def window_stats(windows: FloatArray, sums: FloatArray | None = None) -> WindowStats:
     """Compute the mean, sample standard deviation, min and max of each row.
 
-    ``windows`` is ``(k, W)`` with ``W >= 2``, one window per row. Each row's
+    ``windows`` is ``(k, W)`` with ``W >= 2``, one window per row; ``sums``, when
+    given, holds ``math.fsum`` of each row, computed by the caller. Each row's
     results depend on that row's values alone, never on ``k`` or on the other rows.
     The array is made C-contiguous and every reduction runs along its last axis,
     where numpy sums each row the same way whatever the array's shape. The latest
@@ -141,12 +142,14 @@ def window_stats(windows: FloatArray) -> WindowStats:
     _, exponent = np.frexp(np.maximum(np.abs(low), np.abs(high)))
     scale = np.ldexp(1.0, exponent - 1)
     scaled = window / scale[:, None]
-    exact_means = _exact_means(window, scaled, scale)
+    exact_means = _exact_means(window, scaled, scale, sums)
     scaled_mean = exact_means / scale
-    deviations = scaled - scaled_mean[:, None]
+    # The deviations, then their squares, overwrite ``scaled``: one temporary
+    # array instead of three, the same values.
+    deviations = np.subtract(scaled, scaled_mean[:, None], out=scaled)
     # Corrected two-pass: the second term removes the rounding error of the mean.
     correction = deviations.sum(axis=1)
-    squares = (deviations * deviations).sum(axis=1)
+    squares = np.multiply(deviations, deviations, out=deviations).sum(axis=1)
     variance = np.maximum((squares - correction * correction / size) / (size - 1), 0.0)
     with np.errstate(over="ignore"):
         means = np.clip(exact_means, low, high)
@@ -159,11 +162,16 @@ def window_stats(windows: FloatArray) -> WindowStats:
 
 
 def _exact_means(
-    window: FloatArray, scaled: FloatArray, scale: FloatArray
+    window: FloatArray,
+    scaled: FloatArray,
+    scale: FloatArray,
+    sums: FloatArray | None = None,
 ) -> FloatArray:
-    """Return each row's mean, rounded from its exact sum (``math.fsum``)."""
+    """Return each row's mean, rounded from its exact sum (``math.fsum``), which
+    ``sums`` holds when given."""
     size = window.shape[1]
-    sums = fsum_rows(window)
+    if sums is None:
+        sums = fsum_rows(window)
     means: FloatArray = sums / size
     overflow = ~np.isfinite(sums)
     if overflow.any():

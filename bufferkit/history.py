@@ -8,7 +8,10 @@ row given is null.
 
 The windows of one column are rows of a ``sliding_window_view``, copied and reduced
 a bounded chunk at a time, so memory stays near ``_CHUNK_VALUES`` values per chunk
-whatever the number of rows and the window size.
+whatever the number of rows and the window size. The exact sums of the means come
+from ``window_fsums`` for the whole column at once where its values allow, in time
+that does not grow with the window; they equal the ``math.fsum`` that
+``window_stats`` computes otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bufferkit.exact_sum import window_fsums
 from bufferkit.features import feature_names, log_no_finite, window_stats
 from bufferkit.storage import FloatArray
 
@@ -99,11 +103,14 @@ def _rolling(data: FloatArray, window: int, start: int) -> tuple[list[FloatArray
     if first >= rows:
         return stats, no_finite
     windows = sliding_window_view(data, window)
+    # Sum j is over windows[j]; one array of rows floats whatever the window.
+    sums = window_fsums(data[first - window + 1 :], window)
     step = max(1, _CHUNK_VALUES // window)
     for begin in range(first, rows, step):
         end = min(rows, begin + step)
         chunk = windows[begin - window + 1 : end - window + 1]
-        results = window_stats(chunk)
+        chunk_sums = None if sums is None else sums[begin - first : end - first]
+        results = window_stats(chunk, chunk_sums)
         no_finite += int(np.isnan(results.std).sum())
         for target, result in zip(stats, results, strict=True):
             target[begin - start : end - start] = result
