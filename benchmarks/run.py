@@ -1,6 +1,6 @@
 """Benchmark bufferkit over loopback HTTP and print a Markdown report.
 
-    python -m benchmarks.run            # full run, about a minute
+    python -m benchmarks.run            # full run, about a minute and a half
     python -m benchmarks.run --quick    # fewer repetitions, under a minute
 
 The benchmark process is the client. It starts, each as a process of its own on a free
@@ -265,7 +265,7 @@ def append_bodies(rows: int, columns: Sequence[str], seed: int) -> list[bytes]:
 
 
 def columns_bodies(row_bodies: Sequence[bytes]) -> list[bytes]:
-    """The same rows as ``row_bodies``, as ``{"columns": {name: [values]}}``."""
+    """Rewrite the rows of ``row_bodies`` as ``{"columns": {name: [values]}}``."""
     bodies = []
     for body in row_bodies:
         rows = orjson.loads(body)["data"]
@@ -275,7 +275,7 @@ def columns_bodies(row_bodies: Sequence[bytes]) -> list[bytes]:
 
 
 def arrow_bodies(row_bodies: Sequence[bytes]) -> list[bytes]:
-    """The same rows as ``row_bodies``, as Arrow IPC streams written by Polars."""
+    """Rewrite the rows of ``row_bodies`` as Arrow IPC streams written by Polars."""
     bodies = []
     for body in row_bodies:
         sink = io.BytesIO()
@@ -408,6 +408,7 @@ def latency_rows(host: Host, baseline: Host, settings: Settings) -> list[Row]:
         "arrow": {10_000: arrow_bodies(rows_bodies[10_000])},
     }
     content_types = {"arrow": ARROW_STREAM}
+
     rows: list[Row] = []
     # The host's own trivial handler where it has one (behind the same
     # authentication), else the separate trivial Tornado server.
@@ -425,6 +426,7 @@ def latency_rows(host: Host, baseline: Host, settings: Settings) -> list[Row]:
             HISTORY_SIZE,
             rows_bodies[10_000],
         )
+
         for operation in OPERATIONS:
             log(f"  {host.label}: {operation.label}")
             method, suffix = operation.request
@@ -617,7 +619,9 @@ def latency_table(host: Host, rows: list[Row]) -> list[str]:
     ]
     for row in rows:
         operation = row.operation
-        met = ("yes" if row.met else "NO") if operation.targeted else "-"
+        met = "-"
+        if operation.targeted:
+            met = "yes" if row.met else "NO"
         lines.append(
             f"| {operation.label} | {ms(row.p50)} | {ms(p99(row.measured.samples))} |"
             f" {rate_text(row.rate)} | {row.ratio:.2f} | {operation.target} |"

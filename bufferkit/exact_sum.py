@@ -13,9 +13,9 @@ back to ``math.fsum``.
 
 ``window_fsums`` returns the same sums for every window of consecutive values of a
 column, in time that does not grow with the window. It writes each value exactly as
-two integers, a high and a low limb of at most ``_LIMB_BITS`` bits each in a fixed
-point shared by the whole column, and takes exact window sums of each limb as
-differences of int64 prefix sums. Both limb sums convert to float64 exactly, so
+two integers, a high and a low limb of at most ``_LIMB_BITS`` bits each, in a fixed
+point shared by the whole column. Each window's sum of each limb is then an exact
+difference of int64 prefix sums. Both limb sums convert to float64 exactly, so
 their one float64 addition is the correctly rounded exact sum, which is what
 ``math.fsum`` returns. Columns whose values span more bits than two limbs hold,
 such as ``1e-300`` beside ``1e300``, are left to ``fsum_rows``.

@@ -120,7 +120,7 @@ def window_stats(windows: FloatArray, sums: FloatArray | None = None) -> WindowS
     """Compute the mean, sample standard deviation, min and max of each row.
 
     ``windows`` is ``(k, W)`` with ``W >= 2``, one window per row; ``sums``, when
-    given, holds ``math.fsum`` of each row, computed by the caller. Each row's
+    given, contains ``math.fsum`` of each row, computed by the caller. Each row's
     results depend on that row's values alone, never on ``k`` or on the other rows.
     The array is made C-contiguous and every reduction runs along its last axis,
     where numpy sums each row the same way whatever the array's shape. The latest

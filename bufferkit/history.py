@@ -8,9 +8,9 @@ row given is null.
 
 The windows of one column are rows of a ``sliding_window_view``, copied and reduced
 a bounded chunk at a time, so memory stays near ``_CHUNK_VALUES`` values per chunk
-whatever the number of rows and the window size. The exact sums of the means come
-from ``window_fsums`` for the whole column at once where its values allow, in time
-that does not grow with the window; they equal the ``math.fsum`` that
+whatever the number of rows and the window size. Where a column's values allow,
+``window_fsums`` computes the exact sums of the means for the whole column at once,
+in time that does not grow with the window. They equal the ``math.fsum`` that
 ``window_stats`` computes otherwise.
 """
 
@@ -103,7 +103,7 @@ def _rolling(data: FloatArray, window: int, start: int) -> tuple[list[FloatArray
     if first >= rows:
         return stats, no_finite
     windows = sliding_window_view(data, window)
-    # Sum j is over windows[j]; one array of rows floats whatever the window.
+    # Sum j is over windows[j], the window ending at row first + j.
     sums = window_fsums(data[first - window + 1 :], window)
     step = max(1, _CHUNK_VALUES // window)
     for begin in range(first, rows, step):
