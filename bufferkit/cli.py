@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import math
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
 
 from bufferkit import __version__
 from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, is_loopback, serve
-from bufferkit.collector import DEFAULT_BUFFER, collect
+from bufferkit.collector import DEFAULT_BUFFER, DEFAULT_WINDOWS, collect
 from bufferkit.errors import BufferkitError
 from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE
 from bufferkit.transport import Transport
@@ -50,6 +53,46 @@ def _integer_parser(low: int, high: int | None, what: str) -> Callable[[str], in
 _positive_int = _integer_parser(1, None, "a positive integer")
 _non_negative_int = _integer_parser(0, None, "a non-negative integer")
 _port = _integer_parser(0, 65535, "a TCP port from 0 to 65535")
+#: A created metrics buffer must hold at least its largest rolling window.
+_MIN_METRICS_SIZE = max(DEFAULT_WINDOWS)
+_metrics_size = _integer_parser(
+    _MIN_METRICS_SIZE,
+    None,
+    f"at least {_MIN_METRICS_SIZE}, the largest rolling window of the buffer",
+)
+
+
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _listen_host(text: str) -> str:
+    """Accept an IP address, a host name that resolves, or '' for every address.
+
+    Names that are not valid host names are rejected without a DNS lookup. That
+    includes names made only of digits and dots, which are invalid IPv4 addresses.
+    """
+    if text == "":
+        return text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return text
+    labels = text.removesuffix(".").split(".")
+    if all(label.isdigit() for label in labels):
+        raise argparse.ArgumentTypeError(f"invalid IP address: {text!r}")
+    if len(text) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise argparse.ArgumentTypeError(f"invalid IP address or host name: {text!r}")
+    try:
+        socket.getaddrinfo(text, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise argparse.ArgumentTypeError(
+            f"cannot resolve host name {text!r} ({error}): pass an IP address or "
+            "a host name that resolves"
+        ) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument(
         "--host",
+        type=_listen_host,
         default=DEFAULT_HOST,
-        help="address to listen on (default: %(default)s, local clients only)",
+        help="IP address or host name to listen on (default: %(default)s, local "
+        "clients only)",
     )
     serve_parser.add_argument(
         "--port",
@@ -116,9 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument(
         "--log-level",
+        type=str.upper,
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log messages of this level and above (default: %(default)s)",
+        help="log messages of this level and above, case-insensitive "
+        "(default: %(default)s)",
     )
     # Hidden: the client's background server stops when the client process dies.
     serve_parser.add_argument(
@@ -165,9 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect_parser.add_argument(
         "--max-size",
-        type=_positive_int,
+        type=_metrics_size,
         default=10_000,
-        help="rows the buffer keeps, if it has to be created (default: %(default)s)",
+        help="rows the buffer keeps, if it has to be created; at least "
+        f"{_MIN_METRICS_SIZE}, the largest rolling window (default: %(default)s)",
     )
     return parser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bufferkit.cli import build_parser
 from tests.http import Api
 from tests.servers import ServerProcess, start_standalone
 
@@ -86,6 +88,11 @@ def test_help_port_zero_explained() -> None:
         (["serve", "--max-buffers", "-1"], "--max-buffers: must be a non-negative"),
         (["collect", "--interval", "inf"], "--interval: must be a positive number"),
         (["collect", "--count", "0"], "--count: must be a positive integer"),
+        (["serve", "--host", "999.1.1.1"], "--host: invalid IP address: '999.1.1.1'"),
+        (["serve", "--host", "bad_name!"], "--host: invalid IP address or host name"),
+        (["serve", "--log-level", "verbose"], "--log-level: invalid choice"),
+        (["collect", "--max-size", "5"], "--max-size: must be at least 200, the"),
+        (["collect", "--max-size", "199"], "--max-size: must be at least 200, the"),
     ],
 )
 def test_invalid_option_rejected(arguments: list[str], message: str) -> None:
@@ -99,6 +106,57 @@ def test_invalid_option_rejected(arguments: list[str], message: str) -> None:
 
     assert result.returncode == 2
     assert f"argument {message}" in result.stderr
+
+
+@pytest.mark.parametrize("level", ["debug", "Debug", "DEBUG", "warning"])
+def test_log_level_any_case(level: str) -> None:
+    args = build_parser().parse_args(["serve", "--log-level", level])
+
+    assert args.log_level == level.upper()
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1", "127.0.0.1", "0.0.0.0", ""])
+def test_host_valid_accepted(host: str) -> None:
+    args = build_parser().parse_args(["serve", "--host", host])
+
+    assert args.host == host
+
+
+def test_host_unresolvable_rejected(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["serve", "--host", "no-such-host.invalid"])
+
+    assert exit_info.value.code == 2
+    assert (
+        "argument --host: cannot resolve host name 'no-such-host.invalid'"
+    ) in capsys.readouterr().err
+
+
+def test_max_size_help_gives_minimum() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bufferkit", "collect", "--help"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    text = " ".join(result.stdout.split())
+
+    assert "at least 200, the largest rolling window" in option_help(
+        text, "--max-size MAX_SIZE"
+    )
+
+
+def test_max_size_minimum_accepted() -> None:
+    args = build_parser().parse_args(["collect", "--max-size", "200"])
+
+    assert args.max_size == 200
 
 
 # Signals.
