@@ -3,6 +3,12 @@
 Each row contains the CPU use in percent over the interval, the memory in use in
 percent, and the disk and network throughput in bytes per second over the interval
 (reads plus writes, received plus sent), sampled with psutil.
+
+The network rate sums the counters of every interface except loopback ones, which
+are named ``lo`` or start with ``lo``, such as macOS's ``lo0``. Traffic between
+processes of this machine, such as these appends to a local server, is therefore
+not counted. The disk rate uses psutil's totals, which on Linux count whole disks and
+leave out their partitions, so no byte is counted twice.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from bufferkit.errors import BufferExistsError, InvalidRequestError
+from bufferkit.errors import (
+    BufferExistsError,
+    BufferNotFoundError,
+    InvalidRequestError,
+)
 from bufferkit.transport import Transport
 
 log = logging.getLogger("bufferkit")
@@ -34,9 +44,28 @@ def _disk_bytes() -> float:
     )
 
 
+def is_loopback_interface(name: str) -> bool:
+    """Return whether the network interface ``name`` is a loopback interface.
+
+    Examples
+    --------
+    >>> is_loopback_interface("lo"), is_loopback_interface("lo0")
+    (True, True)
+    >>> is_loopback_interface("eth0"), is_loopback_interface("en0")
+    (False, False)
+    """
+    return name.lower().startswith("lo")
+
+
 def _network_bytes() -> float:
-    counters = psutil.net_io_counters()
-    return float(counters.bytes_sent + counters.bytes_recv)
+    counters = psutil.net_io_counters(pernic=True)
+    return float(
+        sum(
+            nic.bytes_sent + nic.bytes_recv
+            for name, nic in counters.items()
+            if not is_loopback_interface(name)
+        )
+    )
 
 
 @dataclass
@@ -74,29 +103,40 @@ class MetricsSampler:
 
 
 def ensure_metrics_buffer(transport: Transport, name: str, max_size: int) -> None:
-    """Create the metrics buffer ``name`` unless it exists with the right columns."""
+    """Create the metrics buffer ``name`` unless it exists with the right columns.
+
+    Reads the buffer first, so that appending to an existing one sends no create
+    request that the server would log as a 409 conflict.
+    """
+    path = f"v1/ml/buffers/{name}"
     try:
-        transport.request(
-            "POST",
-            "v1/ml/buffers",
-            {
-                "name": name,
-                "columns": list(METRIC_COLUMNS),
-                "max_size": max_size,
-                "rolling_windows": list(DEFAULT_WINDOWS),
-                "lag_periods": list(DEFAULT_LAGS),
-            },
-        )
-        log.info("Created buffer %r", name)
-    except BufferExistsError:
-        model = transport.request("GET", f"v1/ml/buffers/{name}")
-        if tuple(model["columns"]) != METRIC_COLUMNS:
-            msg = (
-                f"Buffer {name!r} exists with columns {model['columns']}, not "
-                f"{list(METRIC_COLUMNS)}: pick another name with --buffer"
+        model = transport.request("GET", path)
+    except BufferNotFoundError:
+        try:
+            transport.request(
+                "POST",
+                "v1/ml/buffers",
+                {
+                    "name": name,
+                    "columns": list(METRIC_COLUMNS),
+                    "max_size": max_size,
+                    "rolling_windows": list(DEFAULT_WINDOWS),
+                    "lag_periods": list(DEFAULT_LAGS),
+                },
             )
-            raise InvalidRequestError(msg) from None
-        log.info("Appending to existing buffer %r", name)
+        except BufferExistsError:
+            # Another client created it between the read and the create.
+            model = transport.request("GET", path)
+        else:
+            log.info("Created buffer %r", name)
+            return
+    if tuple(model["columns"]) != METRIC_COLUMNS:
+        msg = (
+            f"Buffer {name!r} exists with columns {model['columns']}, not "
+            f"{list(METRIC_COLUMNS)}: pick another name with --buffer"
+        )
+        raise InvalidRequestError(msg)
+    log.info("Appending to existing buffer %r", name)
 
 
 def collect(

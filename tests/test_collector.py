@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
+from typing import Any, cast
 
+import psutil
 import pytest
 
 from bufferkit import collector
-from bufferkit.collector import METRIC_COLUMNS, MetricsSampler
+from bufferkit.collector import METRIC_COLUMNS, MetricsSampler, ensure_metrics_buffer
+from bufferkit.errors import (
+    BufferExistsError,
+    BufferkitError,
+    BufferNotFoundError,
+    InvalidRequestError,
+)
+from bufferkit.transport import Transport
 from tests.http import Api
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, start_standalone
 
 _ROWS = 4
 
@@ -71,6 +81,24 @@ def test_collect_appends_to_existing(standalone: ServerProcess, api: Api) -> Non
     assert api.get("v1/ml/buffers/server_metrics").json["current_size"] == 5
 
 
+def test_collect_existing_logs_no_conflict() -> None:
+    server = start_standalone()
+    try:
+        first = run_collect(server, "--interval", "0.1", "--count", "1")
+        second = run_collect(server, "--interval", "0.1", "--count", "1")
+    finally:
+        code = server.stop()
+
+    assert code == 0
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "Appending to existing buffer 'server_metrics'" in second.stderr
+    assert " 409 " not in server.log
+    # The one warning is the first run's 404 read of the buffer it then created.
+    assert server.log.count("WARNING") == 1
+    assert "WARNING bufferkit: 404 GET /v1/ml/buffers/server_metrics" in server.log
+
+
 def test_collect_rejects_other_schema(standalone: ServerProcess, api: Api) -> None:
     api.create("server_metrics", ["temperature"])
 
@@ -113,3 +141,89 @@ def test_sampler_rates_from_counters(monkeypatch: pytest.MonkeyPatch) -> None:
     assert first["network"] == 200.0
     assert second["disk_io"] == 0.0
     assert second["network"] == 0.0  # a counter reset never gives a negative rate
+
+
+class ScriptedTransport:
+    """A transport that records requests and plays back scripted replies in turn."""
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = list(replies)
+        self.requests: list[tuple[str, str]] = []
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        self.requests.append((method, path))
+        reply = self.replies.pop(0)
+        if isinstance(reply, BufferkitError):
+            raise reply
+        return reply
+
+
+def _ensure(transport: ScriptedTransport) -> None:
+    ensure_metrics_buffer(cast(Transport, transport), "server_metrics", 10_000)
+
+
+_METRICS_MODEL = {"name": "server_metrics", "columns": list(METRIC_COLUMNS)}
+
+
+def test_ensure_existing_reads_only() -> None:
+    transport = ScriptedTransport(_METRICS_MODEL)
+
+    _ensure(transport)
+
+    assert transport.requests == [("GET", "v1/ml/buffers/server_metrics")]
+
+
+def test_ensure_missing_creates() -> None:
+    missing = BufferNotFoundError.named("server_metrics")
+    transport = ScriptedTransport(missing, {"name": "server_metrics"})
+
+    _ensure(transport)
+
+    assert transport.requests == [
+        ("GET", "v1/ml/buffers/server_metrics"),
+        ("POST", "v1/ml/buffers"),
+    ]
+
+
+def test_ensure_create_race_reads_again() -> None:
+    missing = BufferNotFoundError.named("server_metrics")
+    exists = BufferExistsError.named("server_metrics")
+    transport = ScriptedTransport(missing, exists, _METRICS_MODEL)
+
+    _ensure(transport)
+
+    assert transport.requests == [
+        ("GET", "v1/ml/buffers/server_metrics"),
+        ("POST", "v1/ml/buffers"),
+        ("GET", "v1/ml/buffers/server_metrics"),
+    ]
+
+
+def test_ensure_create_race_other_schema() -> None:
+    missing = BufferNotFoundError.named("server_metrics")
+    exists = BufferExistsError.named("server_metrics")
+    other = {"name": "server_metrics", "columns": ["temperature"]}
+    transport = ScriptedTransport(missing, exists, other)
+
+    with pytest.raises(InvalidRequestError, match="exists with columns"):
+        _ensure(transport)
+
+
+def test_network_bytes_skip_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def counters(sent: int, received: int) -> Any:
+        return SimpleNamespace(bytes_sent=sent, bytes_recv=received)
+
+    per_interface = {
+        "lo": counters(1_000_000, 1_000_000),
+        "lo0": counters(500_000, 500_000),
+        "eth0": counters(300, 200),
+        "wlan0": counters(40, 60),
+    }
+
+    def net_io_counters(pernic: bool = False) -> Any:
+        assert pernic
+        return per_interface
+
+    monkeypatch.setattr(psutil, "net_io_counters", net_io_counters)
+
+    assert collector._network_bytes() == 600.0
