@@ -15,6 +15,7 @@ from comm.base_comm import BaseComm
 
 from bufferkit import BufferHandle, Client
 from bufferkit.widgets import BufferView, MemoryView
+from bufferkit.widgets._html import format_value
 from bufferkit.widgets._rate import rows_appended
 from bufferkit.widgets._svg import downsample, line_chart, polyline_points
 from bufferkit.widgets.memory_view import render_memory
@@ -166,6 +167,43 @@ def test_chart_escapes_names() -> None:
 
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (25856.3, "25,856.3"),
+        (1368811.0, "1,368,811"),
+        (1840.123, "1,840.12"),
+        (999999.7, "1,000,000"),
+        (-1234.5, "-1,234.5"),
+        (-0.0, "0"),
+        (0.000123456789, "0.000123457"),
+        (1e-6, "0.000001"),
+        (1e12, "1,000,000,000,000"),
+        (-23978812.4, "-23,978,812"),
+        (1e-7, "1e-07"),
+        (2.5e20, "2.5e+20"),
+        (None, "null"),
+    ],
+)
+def test_format_value_one_format(value: float | None, text: str) -> None:
+    assert format_value(value) == text
+
+
+def test_chart_labels_same_format(client: Client, clock: FakeClock) -> None:
+    handle = client.create("network", ["bytes"], max_size=10)
+    handle.append([{"bytes": value} for value in (1368811.0, 25856.3)])
+    view = BufferView(handle, start=False, clock=clock)
+
+    view.refresh()
+
+    labels = re.findall(
+        r'<text x="516" y="[0-9]+" [^>]*>([^<]*)</text>', view.html.value
+    )
+    assert labels == ["1,368,811", "25,856.3"]
+    assert "newest 25,856.3" in view.html.value
+    assert _cells(view.html.value)[1:] == [["0", "1,368,811"], ["1", "25,856.3"]]
 
 
 # Rows appended between reads

@@ -6,6 +6,7 @@ since column names may contain any character.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -14,25 +15,49 @@ from bufferkit.widgets._svg import FONT, GRID_COLOR, MUTED_COLOR, TEXT_COLOR
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
-def format_value(value: float | None) -> str:
-    """Format a value for a table cell or a chart label; ``None`` shows as ``null``.
+#: Significant digits a value is rounded to; integer digits always show in full.
+_SIGNIFICANT_DIGITS = 6
+#: Magnitudes from ``_MIN_POSITIONAL`` up to, but not including, ``_MAX_POSITIONAL``
+#: show in positional notation, others in exponent notation.
+_MIN_POSITIONAL = 1e-6
+_MAX_POSITIONAL = 1e15
 
-    Values from a million up to 1e15 show every integer digit, grouped by thousands,
-    since byte counts and rates read better that way than in exponent notation. Other
-    values show up to 6 significant digits.
+
+def format_value(value: float | None) -> str:
+    """Format a value for a table cell, a chart label or a caption.
+
+    Every value shows the same way: rounded to 6 significant digits, with digits
+    grouped by thousands and no trailing zeros. Integer digits always show in full,
+    so large byte counts and rates keep every digit. Magnitudes under 1e-6 or from
+    1e15 up show in exponent notation, and ``None`` shows as ``null``.
 
     Examples
     --------
-    >>> format_value(45.2), format_value(1840.123), format_value(1e-7)
-    ('45.2', '1840.12', '1e-07')
-    >>> format_value(23978812.4), format_value(2.5e20), format_value(None)
-    ('23,978,812', '2.5e+20', 'null')
+    >>> format_value(45.2), format_value(1840.123), format_value(25856.3)
+    ('45.2', '1,840.12', '25,856.3')
+    >>> format_value(1368811.0), format_value(-1234.5), format_value(0.0)
+    ('1,368,811', '-1,234.5', '0')
+    >>> format_value(1e-6), format_value(0.000123456789), format_value(1e12)
+    ('0.000001', '0.000123457', '1,000,000,000,000')
+    >>> format_value(1e-7), format_value(2.5e20), format_value(None)
+    ('1e-07', '2.5e+20', 'null')
     """
     if value is None:
         return "null"
-    if 1e6 <= abs(value) < 1e15:
-        return f"{value:,.0f}"
-    return f"{value:.6g}"
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if not math.isfinite(value):
+        return f"{value:g}"
+    if not _MIN_POSITIONAL <= magnitude < _MAX_POSITIONAL:
+        return f"{value:.{_SIGNIFICANT_DIGITS}g}"
+    # The exponent after rounding to the significant digits: 999999.7 has 6.
+    exponent = int(f"{magnitude:.{_SIGNIFICANT_DIGITS - 1}e}".split("e")[1])
+    decimals = max(_SIGNIFICANT_DIGITS - 1 - exponent, 0)
+    text = f"{value:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def format_bytes(size: int) -> str:
