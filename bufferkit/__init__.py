@@ -9,7 +9,14 @@ from bufferkit.errors import (
     BufferExistsError,
     BufferkitError,
     BufferNotFoundError,
+    ForbiddenError,
     InvalidRequestError,
+    LimitExceededError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServerUnavailableError,
+    UnauthorizedError,
 )
 from bufferkit.registry import Registry
 
@@ -37,7 +44,14 @@ __all__ = [
     "BufferNotFoundError",
     "BufferkitError",
     "Client",
+    "ForbiddenError",
     "InvalidRequestError",
+    "LimitExceededError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
     "Registry",
+    "ServerUnavailableError",
+    "UnauthorizedError",
     "__version__",
 ]

@@ -110,6 +110,18 @@ class LimitExceededError(BufferkitError):
     code = "limit_exceeded"
 
 
+class ServerUnavailableError(BufferkitError, ConnectionError):
+    """No server answered at the client's URL: none runs there, or it stopped.
+
+    Raised by the client, never sent by a server, so its ``status`` is ``0``: no
+    HTTP response arrived. It is also a ``ConnectionError``, so code that catches
+    ``OSError`` or ``ConnectionError`` catches it too.
+    """
+
+    status = 0
+    code = "server_unavailable"
+
+
 #: Error classes by their JSON ``code``, used by the client to rebuild exceptions;
 #: ``not_found`` maps to ``BufferNotFoundError``, a ``NotFoundError`` subclass.
 ERRORS_BY_CODE: dict[str, type[BufferkitError]] = {

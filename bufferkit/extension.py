@@ -39,8 +39,9 @@ from typing import Any, cast
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from tornado import web
-from traitlets import Int
+from traitlets import Int, TraitError
 
 from bufferkit import handlers
 from bufferkit.errors import BufferkitError, ForbiddenError
@@ -164,6 +165,36 @@ def extension_handlers() -> list[tuple[str, type[JupyterBufferkitHandler]]]:
     ]
 
 
+class Limit(Int):  # type: ignore[type-arg]
+    """An integer option whose error names the option, the value and the range.
+
+    Examples
+    --------
+    >>> BufferkitExtension(max_buffers=-1)
+    Traceback (most recent call last):
+    ...
+    traitlets.traitlets.TraitError: BufferkitExtension.max_buffers must be an \
+integer of at least 0 (0 means no limit), got -1
+    """
+
+    def __init__(self, default: int, low: int, *, unlimited: bool, help: str) -> None:
+        super().__init__(default, min=low, help=help)
+        self.low = low
+        self.unlimited = unlimited
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        """Accept integers from ``low`` up; raise a readable ``TraitError`` else."""
+        try:
+            return super().validate(obj, value)
+        except TraitError:
+            meaning = " (0 means no limit)" if self.unlimited else ""
+            msg = (
+                f"{type(obj).__name__}.{self.name} must be an integer of at least "
+                f"{self.low}{meaning}, got {value!r}"
+            )
+            raise TraitError(msg) from None
+
+
 class BufferkitExtension(ExtensionApp):
     """Serve ``/v1/ml/buffers`` from the Jupyter server, with one registry.
 
@@ -175,25 +206,28 @@ class BufferkitExtension(ExtensionApp):
     description = "Named sliding-window buffers of numeric columns, served over HTTP."
     load_other_extensions = True
 
-    max_body_size = Int(
+    max_body_size = Limit(
         DEFAULT_MAX_BODY_SIZE,
-        min=1,
+        1,
+        unlimited=False,
         help="Largest request body the API accepts, in bytes (the same as "
         "'bufferkit serve --max-body-size'); larger bodies get 413. Bodies above "
         "ServerApp.max_body_size are cut off by the server before the API sees them.",
     ).tag(config=True)
 
-    max_buffers = Int(
+    max_buffers = Limit(
         0,
-        min=0,
+        0,
+        unlimited=True,
         help="Most buffers held at once (the same as 'bufferkit serve "
         "--max-buffers'); creating one more gets 409 'limit_exceeded'. 0 means no "
         "limit.",
     ).tag(config=True)
 
-    max_total_memory = Int(
+    max_total_memory = Limit(
         0,
-        min=0,
+        0,
+        unlimited=True,
         help="Most bytes of values all buffers may hold together (the same as "
         "'bufferkit serve --max-total-memory'). Each buffer reserves max_size x "
         "columns x 8 bytes when created; a create past the limit gets 409 "
@@ -201,6 +235,34 @@ class BufferkitExtension(ExtensionApp):
     ).tag(config=True)
 
     registry: Registry
+    #: Why the configuration was rejected, if it was; the API is then not loaded.
+    config_error: str | None = None
+
+    def _link_jupyter_server_extension(self, serverapp: ServerApp) -> None:
+        """Read the configuration; an invalid option stops the API from loading.
+
+        jupyter-server logs a failed link as a warning and then loads the extension
+        all the same, with every option the link did not set at its default: a
+        server configured with limits would serve the API with none. The failure
+        is recorded here so that :meth:`initialize` refuses to load, and logged as
+        an error naming the option. With ``ServerApp.reraise_server_extension_failures``
+        the server does not start.
+        """
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except TraitError as error:
+            self.config_error = str(error)
+            self.log.error(
+                "bufferkit API not loaded: invalid option: %s", self.config_error
+            )
+            raise
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        """Add the settings and routes, unless the configuration was rejected."""
+        if self.config_error is not None:
+            msg = f"invalid option: {self.config_error}"
+            raise TraitError(msg)
+        super().initialize()  # type: ignore[no-untyped-call]
 
     def initialize_settings(self) -> None:
         """Create the server's registry and put it and the limits in the settings."""
