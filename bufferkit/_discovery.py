@@ -26,7 +26,7 @@ import threading
 import time
 from typing import IO, Any
 
-from bufferkit.errors import BufferkitError
+from bufferkit.errors import BufferkitError, ServerUnavailableError
 from bufferkit.transport import Transport
 
 DEFAULT_URL = "http://127.0.0.1:14345/"
@@ -158,8 +158,12 @@ class _BackgroundServer:
                 return match.group(1)
         self.stop()
         stream.close()
-        msg = "Could not start 'bufferkit serve' in the background:\n" + "".join(seen)
-        raise ConnectionError(msg)
+        msg = (
+            "No bufferkit server found and 'bufferkit serve' could not start in "
+            "the background: start one with `bufferkit serve` or set BUFFERKIT_URL "
+            "to a running server's URL. Its output:\n" + "".join(seen)
+        )
+        raise ServerUnavailableError(msg)
 
     @property
     def running(self) -> bool:

@@ -310,11 +310,13 @@ def _run_collect(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except OSError as error:
+        # ServerUnavailableError is both an OSError and a BufferkitError, so this
+        # clause comes first.
+        log.error("Cannot reach the server at %s: %s", args.url, error)
+        return 1
     except BufferkitError as error:
         log.error("Server rejected the request: %s", error.message)
-        return 1
-    except OSError as error:
-        log.error("Cannot reach the server at %s: %s", args.url, error)
         return 1
     finally:
         transport.close()

@@ -2,7 +2,9 @@
 
 It uses ``http.client`` directly: one persistent connection per transport, reopened
 once when the server closed it, and error responses turned back into the
-``BufferkitError`` classes the server raised.
+``BufferkitError`` classes the server raised. A server that cannot be reached, or
+that closes the connection without answering, raises ``ServerUnavailableError``
+naming the URL.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bufferkit.errors import ERRORS_BY_CODE, BufferkitError
+from bufferkit.errors import ERRORS_BY_CODE, BufferkitError, ServerUnavailableError
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -62,6 +64,7 @@ class Transport:
         raw: bytes | None = None,
         content_type: str | None = None,
         decode: Literal[True] = True,
+        reply_headers: dict[str, str] | None = None,
     ) -> Any: ...
 
     @overload
@@ -74,6 +77,7 @@ class Transport:
         raw: bytes | None = None,
         content_type: str | None = None,
         decode: Literal[False],
+        reply_headers: dict[str, str] | None = None,
     ) -> bytes: ...
 
     def request(
@@ -85,15 +89,18 @@ class Transport:
         raw: bytes | None = None,
         content_type: str | None = None,
         decode: bool = True,
+        reply_headers: dict[str, str] | None = None,
     ) -> Any:
         """Send ``method path`` with a JSON ``body`` and return the decoded reply.
 
         ``raw`` sends an already encoded body, JSON unless ``content_type`` names
         another type, such as ``application/vnd.apache.arrow.stream``. With
         ``decode=False`` the reply's bytes are returned as they came, for the
-        Arrow, Parquet and CSV formats. Raises the ``BufferkitError`` subclass
-        matching the server's error code (error bodies are JSON whatever was
-        asked for), or ``ConnectionError`` when the server cannot be reached.
+        Arrow, Parquet and CSV formats. ``reply_headers``, when given, receives
+        the response's headers by lower-case name, of error responses too. Raises the
+        ``BufferkitError`` subclass matching the server's error code (error bodies
+        are JSON whatever was asked for), or ``ServerUnavailableError``, a
+        ``ConnectionError``, when the server cannot be reached.
         """
         payload = raw
         if payload is None and body is not None:
@@ -101,7 +108,11 @@ class Transport:
         headers = self._headers
         if content_type is not None:
             headers = {**headers, "Content-Type": content_type}
-        status, data = self._send(method, self._base_path + path, payload, headers)
+        status, data, received = self._send(
+            method, self._base_path + path, payload, headers
+        )
+        if reply_headers is not None:
+            reply_headers.update(received)
         if not decode and status < 400:
             return data
         try:
@@ -120,7 +131,7 @@ class Transport:
         path: str,
         payload: bytes | None,
         headers: dict[str, str],
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             for attempt in (1, 2):
                 connection = self._connection or self._connect()
@@ -132,19 +143,34 @@ class Transport:
                     http.client.RemoteDisconnected,
                     BrokenPipeError,
                     ConnectionResetError,
-                ):
+                ) as error:
                     # A kept-alive connection the server closed; retry once, fresh.
                     self.close()
                     if attempt == 2:
-                        raise
+                        raise self._unavailable(error) from error
                     continue
+                except ConnectionError as error:
+                    self.close()
+                    raise self._unavailable(error) from error
                 except (OSError, http.client.HTTPException):
                     self.close()
                     raise
                 if response.will_close:
                     self.close()
-                return response.status, data
+                headers = {
+                    key.lower(): value for key, value in response.headers.items()
+                }
+                return response.status, data, headers
         raise AssertionError("unreachable")
+
+    def _unavailable(self, error: Exception) -> ServerUnavailableError:
+        reason = error.strerror if isinstance(error, OSError) else None
+        reason = reason or str(error) or type(error).__name__
+        msg = (
+            f"Cannot reach the bufferkit server at {self.url} ({reason}): start one "
+            "with `bufferkit serve` or set BUFFERKIT_URL to a running server's URL"
+        )
+        return ServerUnavailableError(msg)
 
     def _connect(self) -> http.client.HTTPConnection:
         connection_class = (
