@@ -69,9 +69,10 @@ maximum total memory of 1000 bytes; delete a buffer or lower max_size
             if config.name in self._buffers:
                 raise BufferExistsError.named(config.name)
             if self.max_buffers is not None and len(self._buffers) >= self.max_buffers:
+                noun = "buffer" if self.max_buffers == 1 else "buffers"
                 msg = (
                     f"Cannot create buffer {config.name!r}: the server holds its "
-                    f"maximum of {self.max_buffers} buffers; delete one first"
+                    f"maximum of {self.max_buffers} {noun}; delete one first"
                 )
                 raise LimitExceededError(msg)
             reserved = reserved_bytes(config)

@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bufferkit.config import BufferConfig
+from bufferkit.errors import LimitExceededError
+from bufferkit.registry import Registry
 from tests.http import Api, Response
 from tests.servers import ServerProcess, start_jupyter, start_standalone
 
@@ -313,3 +316,16 @@ def test_bad_name_on_routes_404(
     assert response.json["error"]["code"] == "not_found"
     assert names(api) == ["a"]
     assert api.data("a").json["current_size"] == 0
+
+
+def test_max_buffers_one_singular() -> None:
+    registry = Registry(max_buffers=1)
+    registry.create(BufferConfig("only", ("x",)))
+
+    with pytest.raises(LimitExceededError) as raised:
+        registry.create(BufferConfig("extra", ("x",)))
+
+    assert raised.value.message == (
+        "Cannot create buffer 'extra': the server holds its maximum of 1 buffer; "
+        "delete one first"
+    )
