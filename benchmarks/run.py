@@ -59,7 +59,7 @@ def _untargeted(p50: float, rate: float, ratio: float) -> bool:
 
 @dataclass(frozen=True)
 class Operation:
-    """One measured request kind, its target and the original document's figure.
+    """One measured request kind, its target and its reference figure.
 
     ``request`` is the request's method and path under the buffer; ``body`` names
     its pool of bodies (``"rows"``, ``"columns"`` or ``"arrow"``) for appends;
@@ -70,7 +70,8 @@ class Operation:
     label: str
     rows: int  # rows appended or read per request; 0 for features
     target: str
-    original: str
+    #: The figure an earlier document of the API gave for this request, or "-".
+    reference: str
     check: Callable[[float, float, float], bool]  # (p50 s, rows/s, ratio) -> met
     request: tuple[str, str]
     repetitions: str
@@ -86,11 +87,11 @@ def _append(
     label: str,
     rows: int,
     target: str,
-    original: str,
+    reference: str,
     check: Callable[[float, float, float], bool],
 ) -> Operation:
     return Operation(
-        label, rows, target, original, check, ("POST", "/append"), f"append {rows}"
+        label, rows, target, reference, check, ("POST", "/append"), f"append {rows}"
     )
 
 
@@ -502,7 +503,8 @@ def memory_row(rows: int, width: int) -> MemoryRow:
     fill = append_bodies(10_000, columns, width)
     memory_bytes = rows * width * 8
     count = max(1, min(50, _MEMORY_TOTAL // memory_bytes))
-    log(f"  memory: {count} buffers of {rows:,} x {width}")
+    noun = "buffer" if count == 1 else "buffers"
+    log(f"  memory: {count} {noun} of {rows:,} x {width}")
     host = start_standalone("memory")
     try:
         with host.connect() as connection:
@@ -612,7 +614,7 @@ def latency_table(host: Host, rows: list[Row]) -> list[str]:
         f"### {host.label}",
         "",
         "| operation | p50 ms | p99 ms | rows/s | x baseline | target | met |"
-        " original document |",
+        " reference figures (earlier API document) |",
         "|---|---:|---:|---:|---:|---|---|---|",
         f"| {reference} | {ms(p50(baseline))} |"
         f" {ms(p99(baseline))} | - | 1.00 | - | - | - |",
@@ -625,7 +627,7 @@ def latency_table(host: Host, rows: list[Row]) -> list[str]:
         lines.append(
             f"| {operation.label} | {ms(row.p50)} | {ms(p99(row.measured.samples))} |"
             f" {rate_text(row.rate)} | {row.ratio:.2f} | {operation.target} |"
-            f" {met} | {operation.original} |"
+            f" {met} | {operation.reference} |"
         )
     return [*lines, ""]
 
