@@ -1,13 +1,9 @@
-"""The Python client: find a server, manage buffers, read them as Polars DataFrames.
-
-``Client()`` without arguments finds its server as ``bufferkit._discovery``
-describes: the arguments, ``BUFFERKIT_URL``, a Jupyter server with the extension,
-``http://127.0.0.1:14345/``, or else a ``bufferkit serve`` it starts itself.
-"""
+"""The Python client: find a server, manage buffers, read them as Polars DataFrames."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bufferkit._discovery import DEFAULT_URL, find_server
@@ -31,12 +27,26 @@ class Client:
     ----------
     url
         Base URL of the server, such as ``http://127.0.0.1:14345/`` or a Jupyter
-        server's URL with its base path; found automatically when omitted (see the
-        module's description).
+        server's URL with its base path; found automatically when omitted, as
+        described below.
     token
         Token the server requires; defaults to ``BUFFERKIT_TOKEN``.
     timeout
         Seconds to wait for each response.
+
+    Notes
+    -----
+    Without ``url`` the client takes the first server of this list:
+
+    1. ``BUFFERKIT_URL``, with ``BUFFERKIT_TOKEN`` as its token, used as given;
+    2. a running Jupyter server with the bufferkit extension, first the one this
+       kernel belongs to, then the others that Jupyter lists;
+    3. a standalone server at ``http://127.0.0.1:14345/``;
+    4. a ``bufferkit serve`` that it starts on a free loopback port with a random
+       token, once per Python process, and stops when that process exits.
+
+    A server that cannot be reached raises ``ServerUnavailableError``, a
+    ``ConnectionError`` that names the URL.
 
     Examples
     --------
@@ -100,7 +110,9 @@ class Client:
     ) -> BufferHandle:
         """Create a buffer and return its handle.
 
-        Raises ``BufferExistsError`` if the name is in use and
+        ``columns`` is a list of names, ``rolling_windows`` and ``lag_periods``
+        lists of row counts. Raises ``TypeError`` for a string or a single
+        number in their place, ``BufferExistsError`` if the name is in use and
         ``InvalidRequestError`` if an argument is out of range.
 
         Examples
@@ -112,13 +124,18 @@ class Client:
         Traceback (most recent call last):
         ...
         bufferkit.errors.BufferExistsError: Buffer 'latency' already exists
+        >>> client.create("xy", "xy")
+        Traceback (most recent call last):
+        ...
+        TypeError: columns must be a list of column names, not the string 'xy': \
+write ["xy"] for one column
         """
         body = {
             "name": name,
-            "columns": list(columns),
+            "columns": _listed("columns", columns, "column names"),
             "max_size": max_size,
-            "rolling_windows": list(rolling_windows),
-            "lag_periods": list(lag_periods),
+            "rolling_windows": _listed("rolling_windows", rolling_windows, "integers"),
+            "lag_periods": _listed("lag_periods", lag_periods, "integers"),
         }
         return BufferHandle(self, self.request("POST", "v1/ml/buffers", body))
 
@@ -144,3 +161,38 @@ class Client:
         """Delete a buffer; return ``{deleted, memory_freed_bytes}``."""
         reply: dict[str, Any] = self.request("DELETE", _buffer_path(name))
         return reply
+
+
+def _listed(argument: str, value: object, items: str) -> list[Any]:
+    """Return ``value`` as a list; raise ``TypeError`` for a string or a non-iterable.
+
+    A string is a sequence, so ``list("xy")`` would quietly give ``["x", "y"]``.
+
+    Examples
+    --------
+    >>> _listed("lag_periods", (1, 5), "integers")
+    [1, 5]
+    >>> _listed("lag_periods", 5, "integers")
+    Traceback (most recent call last):
+    ...
+    TypeError: lag_periods must be a list of integers, not int 5: write [5]
+    """
+    if isinstance(value, str | bytes):
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
+        if items == "column names":
+            fix = f"write {json.dumps([text])} for one column"
+        else:
+            numbers = [
+                int(part) for part in text.replace(",", " ").split() if part.isdigit()
+            ]
+            fix = f"write {numbers or [10]}"
+        msg = f"{argument} must be a list of {items}, not the string {text!r}: {fix}"
+        raise TypeError(msg)
+    if not isinstance(value, Iterable):
+        shown = f"{type(value).__name__} {value!r}"
+        if isinstance(value, int):
+            msg = f"{argument} must be a list of {items}, not {shown}: write [{value}]"
+        else:
+            msg = f"{argument} must be a list of {items}, not {shown}"
+        raise TypeError(msg)
+    return list(value)

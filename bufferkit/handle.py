@@ -8,10 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import orjson
+import numpy as np
 import polars as pl
 
-from bufferkit._frames import arrow_stream, check_frame, read_arrow, rows_frame
+from bufferkit._frames import (
+    arrow_stream,
+    check_frame,
+    columns_frame,
+    encode_columns,
+    encode_rows,
+    read_arrow,
+    rows_frame,
+)
+from bufferkit.errors import InvalidRequestError
 from bufferkit.formats import ARROW_STREAM_TYPE
 
 if TYPE_CHECKING:
@@ -22,9 +31,18 @@ APPEND_CHUNK_ROWS = 50_000
 
 #: Export file formats of the server by file extension.
 EXPORT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+#: Response header of ``/features/history`` with the max rows that one request may
+#: return for the buffer. The server rejects a larger request with 400 and this
+#: header. NOTE: the server does not send it yet, and a server without the limit
+#: gets one request per call, as before.
+MAX_HISTORY_ROWS_HEADER = "X-Bufferkit-Max-History-Rows"
+
+#: Types that ``append`` takes as the values of one column.
+_COLUMN_TYPES = (list, tuple, np.ndarray, pl.Series)
 
 Row = Mapping[str, float]
+Columns = Mapping[str, Sequence[float]]
 
 
 class BufferHandle:
@@ -58,6 +76,8 @@ class BufferHandle:
         self._client = client
         self._name: str = model["name"]
         self._columns: tuple[str, ...] = tuple(model["columns"])
+        # The server's most rows per history request, once a response told it.
+        self._max_history_rows: int | None = None
 
     @property
     def name(self) -> str:
@@ -77,20 +97,23 @@ class BufferHandle:
         reply: dict[str, Any] = self._client.request("GET", _buffer_path(self._name))
         return reply
 
-    def append(self, rows: Row | Sequence[Row] | pl.DataFrame) -> dict[str, int]:
-        """Append one row, a list of rows or a DataFrame with the buffer's columns.
+    def append(
+        self, rows: Row | Sequence[Row] | Columns | pl.DataFrame
+    ) -> dict[str, int]:
+        """Append one row, a list of rows, columns or a DataFrame.
 
-        A DataFrame is sent as Arrow IPC streams, rows as JSON. Every request is
-        stored whole or not at all, and more than ``APPEND_CHUNK_ROWS`` rows go in
-        several requests, all checked on the client before the first one, so that
-        a bad row stores nothing.
+        A DataFrame is sent as Arrow IPC streams, rows and columns as JSON. Every
+        request is stored whole or not at all, and more than ``APPEND_CHUNK_ROWS``
+        rows go in several requests, all checked on the client before the first
+        one, so that a bad row stores nothing.
 
         Parameters
         ----------
         rows
-            A row ``{column: value}``, a list of rows, or a DataFrame whose columns
-            are the buffer's in any order, of numeric types, without nulls, NaN or
-            infinities.
+            A row ``{column: value}``, a list of rows, columns
+            ``{column: [value, ...]}`` (lists, tuples, NumPy arrays or Polars
+            Series of equal length), or a DataFrame. Each has the buffer's columns
+            in any order, with finite numbers: no nulls, NaN or infinities.
 
         Returns
         -------
@@ -103,6 +126,8 @@ class BufferHandle:
         InvalidRequestError
             For a row or frame that does not fit the buffer, naming the row and
             column at fault; nothing of it is stored.
+        TypeError
+            For another type of ``rows``, or a dict mixing lists and numbers.
 
         Examples
         --------
@@ -113,11 +138,17 @@ class BufferHandle:
         {'rows_appended': 1, 'current_size': 1, 'rows_dropped': 0}
         >>> handle.append(pl.DataFrame({"y": [0.25, 0.0], "x": [2, 3]}))
         {'rows_appended': 2, 'current_size': 3, 'rows_dropped': 0}
-        >>> handle.append(pl.DataFrame({"x": [4.0, None], "y": [1.0, 2.0]}))
+        >>> handle.append({"x": [4, 5], "y": [1.0, 2.0]})
+        {'rows_appended': 2, 'current_size': 5, 'rows_dropped': 0}
+        >>> handle.append({"x": float("nan"), "y": 1.0})
         Traceback (most recent call last):
         ...
-        bufferkit.errors.InvalidRequestError: Column 'x' contains null, NaN or \
-infinite values (row 1): drop or fill them before appending
+        bufferkit.errors.InvalidRequestError: Column 'x' contains non-finite value: \
+nan (row 0): values must be finite numbers
+        >>> handle.append(pl.DataFrame({"x": [1.0]}).lazy())
+        Traceback (most recent call last):
+        ...
+        TypeError: append() got a Polars LazyFrame: call .collect() first
         """
         path = f"{_buffer_path(self._name)}/append"
         total = {"rows_appended": 0, "current_size": 0, "rows_dropped": 0}
@@ -184,7 +215,10 @@ infinite values (row 1): drop or fill them before appending
         """Return the features of each row, computed when that row was the newest.
 
         The last row of the history equals ``features()``. It pages like
-        ``data()``.
+        ``data()``. Without ``limit`` or ``last`` it returns every row from
+        ``offset`` on, in as many requests as the server's limit of rows per
+        history request needs; rows appended between those requests can make the
+        pages overlap or skip rows.
 
         Returns
         -------
@@ -211,7 +245,49 @@ infinite values (row 1): drop or fill them before appending
         >>> handle.feature_history(last=1).row(0) == tuple(handle.features().values())
         True
         """
-        body = self._read("features/history", offset, limit, last, "arrow")
+        if limit is not None or last is not None:
+            return self._history_page(offset, limit, last)
+        max_rows = self._max_history_rows
+        while True:
+            headers: dict[str, str] = {}
+            try:
+                if max_rows is None:
+                    return self._history_page(offset, None, None, headers)
+                return self._history_pages(offset, max_rows, headers)
+            except InvalidRequestError:
+                # Over the server's limit: page within the limit it names.
+                allowed = _max_rows(headers)
+                if allowed is None or allowed == max_rows:
+                    raise
+                max_rows = allowed
+
+    def _history_pages(
+        self, offset: int, max_rows: int, headers: dict[str, str]
+    ) -> pl.DataFrame:
+        """Read the history from ``offset`` on in pages of ``max_rows`` rows."""
+        pages: list[pl.DataFrame] = []
+        while True:
+            page = self._history_page(offset, max_rows, None, headers)
+            pages.append(page)
+            if page.height < max_rows:
+                break
+            offset += page.height
+        return pages[0] if len(pages) == 1 else pl.concat(pages, how="vertical")
+
+    def _history_page(
+        self,
+        offset: int,
+        limit: int | None,
+        last: int | None,
+        headers: dict[str, str] | None = None,
+    ) -> pl.DataFrame:
+        """Read one page of the feature history, noting the server's row limit."""
+        headers = {} if headers is None else headers
+        path = self._read_path("features/history", offset, limit, last, "arrow")
+        body: bytes = self._client.request(
+            "GET", path, decode=False, reply_headers=headers
+        )
+        self._max_history_rows = _max_rows(headers) or self._max_history_rows
         frame = read_arrow(body)
         if frame.width == 0:
             # Without features the stream contains no column to count rows by.
@@ -325,28 +401,83 @@ def _buffer_path(name: str) -> str:
     return f"v1/ml/buffers/{quote(name, safe='')}"
 
 
+def _max_rows(headers: Mapping[str, str]) -> int | None:
+    """The positive row limit that ``MAX_HISTORY_ROWS_HEADER`` gives, if any."""
+    text = headers.get(MAX_HISTORY_ROWS_HEADER.lower(), "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def _append_bodies(
-    rows: Row | Sequence[Row] | pl.DataFrame, columns: tuple[str, ...]
+    rows: Row | Sequence[Row] | Columns | pl.DataFrame, columns: tuple[str, ...]
 ) -> Iterator[tuple[bytes, str | None]]:
     """Check ``rows`` whole, then yield each request's body and content type.
 
-    A row, and a list of at most ``APPEND_CHUNK_ROWS`` rows, is one JSON request
-    that the server checks. Everything else is checked here first and sent as
-    Arrow IPC streams of ``APPEND_CHUNK_ROWS`` rows.
+    A row, and a list of at most ``APPEND_CHUNK_ROWS`` rows or columns of at most
+    that many values, is one JSON request that the server checks. Everything else
+    is checked here first and sent as Arrow IPC streams of ``APPEND_CHUNK_ROWS``
+    rows.
     """
     if isinstance(rows, pl.DataFrame):
         frame = check_frame(rows, columns)
     elif isinstance(rows, Mapping):
-        yield orjson.dumps({"data": [rows]}, option=_JSON_OPTIONS), None
-        return
-    elif len(rows) <= APPEND_CHUNK_ROWS:
-        data = rows if isinstance(rows, list | tuple) else list(rows)
-        yield orjson.dumps({"data": data}, option=_JSON_OPTIONS), None
-        return
-    else:
+        data = _columns_of(rows)
+        if data is None:
+            yield encode_rows([rows]), None
+            return
+        if max(len(values) for values in data.values()) <= APPEND_CHUNK_ROWS:
+            yield encode_columns(data), None
+            return
+        frame = columns_frame(data, columns)
+    elif isinstance(rows, Sequence) and not isinstance(rows, str | bytes):
+        if len(rows) <= APPEND_CHUNK_ROWS:
+            yield (
+                encode_rows(rows if isinstance(rows, list | tuple) else list(rows)),
+                None,
+            )
+            return
         frame = rows_frame(rows, columns)
+    else:
+        raise TypeError(_append_type_message(rows))
     if frame.height == 0:
         # The server's message for an empty body, as for an empty list.
         yield b'{"data":[]}', None
     for start in range(0, frame.height, APPEND_CHUNK_ROWS):
         yield arrow_stream(frame.slice(start, APPEND_CHUNK_ROWS)), ARROW_STREAM_TYPE
+
+
+def _columns_of(rows: Mapping[Any, Any]) -> dict[Any, Any] | None:
+    """Return the value lists of a dict of columns, or ``None`` for one row.
+
+    Raises ``TypeError`` for a dict with both lists and single values.
+    """
+    listed = [name for name, value in rows.items() if isinstance(value, _COLUMN_TYPES)]
+    if not listed:
+        return None
+    if len(listed) < len(rows):
+        single = next(name for name in rows if name not in listed)
+        msg = (
+            f"append() got a dict mixing lists and single values: column "
+            f"{listed[0]!r} is a {type(rows[listed[0]]).__name__} and column "
+            f"{single!r} a {type(rows[single]).__name__}; give every column a list "
+            "of values, or every column one number for a single row"
+        )
+        raise TypeError(msg)
+    return {
+        name: value.to_list() if isinstance(value, pl.Series) else value
+        for name, value in rows.items()
+    }
+
+
+def _append_type_message(rows: object) -> str:
+    accepted = (
+        "append() takes a dict (one row), a list of dicts (rows), a dict of lists "
+        "(columns) or a Polars DataFrame"
+    )
+    if isinstance(rows, pl.LazyFrame):
+        return "append() got a Polars LazyFrame: call .collect() first"
+    if isinstance(rows, pl.Series):
+        return (
+            f"append() got a Polars Series ({rows.name!r}): {accepted}, such as "
+            "series.to_frame()"
+        )
+    return f"{accepted}; got {type(rows).__name__}"
