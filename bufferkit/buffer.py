@@ -162,14 +162,18 @@ class Buffer:
             size = self._storage.size
         return AppendResult(1, size, dropped)
 
-    def close(self) -> None:
-        """Reject every later append, because the registry has deleted the buffer.
+    def close(self) -> int:
+        """Reject every later call, because the registry has deleted the buffer.
 
-        An append that started before the delete either completes before this
-        returns, and counts in the memory the delete reports, or fails as not found.
+        An append or read that started before the delete either completes before
+        this returns, and an append counts in the memory the delete reports, or
+        fails as not found. The values are freed; ``current_size`` and
+        ``memory_bytes`` keep describing what the buffer held. Returns the bytes
+        freed.
         """
         with self._lock:
             self._closed = True
+            return self._storage.release()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -180,6 +184,7 @@ class Buffer:
     ) -> Snapshot:
         """Copy rows from ``offset`` (oldest first), or the newest ``last`` rows."""
         with self._lock:
+            self._check_open()
             view = self._storage.view()
             size = view.shape[1]
             offset, start, stop = page_bounds(size, offset, limit, last)
@@ -198,6 +203,7 @@ class Buffer:
         """
         config = self.config
         with self._lock:
+            self._check_open()
             view = self._storage.view()
             size = view.shape[1]
             offset, start, stop = page_bounds(size, offset, limit, last)
@@ -217,6 +223,7 @@ class Buffer:
         """Compute the features of the newest row (rolling, lag and delta)."""
         config = self.config
         with self._lock:
+            self._check_open()
             view = self._storage.view()
             recent = view[:, max(0, view.shape[1] - config.feature_depth) :].copy()
             row_count = view.shape[1]

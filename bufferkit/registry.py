@@ -12,6 +12,7 @@ from bufferkit.errors import (
     BufferNotFoundError,
     LimitExceededError,
 )
+from bufferkit.memory import release_memory
 
 log = logging.getLogger("bufferkit")
 
@@ -107,8 +108,10 @@ maximum total memory of 1000 bytes; delete a buffer or lower max_size
             except KeyError:
                 raise BufferNotFoundError.named(name) from None
             self._reserved_bytes -= reserved_bytes(buffer.config)
-            # Appends still in flight on this buffer now fail as not found.
-            buffer.close()
+            # Appends and reads still in flight on this buffer now fail as not
+            # found, and its values are freed.
+            freed = buffer.close()
+        release_memory(freed)
         log.debug("Deleted buffer %r", name)
         return buffer
 

@@ -73,6 +73,16 @@ class WindowStorage:
         """Bytes allocated for the values, spare capacity included."""
         return self._array.nbytes
 
+    def release(self) -> int:
+        """Free the array and return its size in bytes; ``size`` stays as it was.
+
+        Only for a storage that is never used again: a view taken afterwards is
+        empty.
+        """
+        freed = self._array.nbytes
+        self._array = np.empty((self.width, 0), dtype=np.float64)
+        return freed
+
     def view(self) -> FloatArray:
         """Return a read-only view of the rows held, ``(width, size)``, oldest first.
 
