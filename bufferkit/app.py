@@ -6,8 +6,9 @@ import asyncio
 import ipaddress
 import logging
 import signal
+from typing import Any
 
-from tornado import web
+from tornado import httputil, web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
@@ -20,6 +21,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 14345
 #: Tornado's own body limit, above the API's, so the API answers 413 in JSON first.
 _TRANSPORT_BODY_LIMIT = 2**62
+#: Seconds a stopping server lets requests in progress finish.
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+_DRAIN_POLL_SECONDS = 0.05
 
 
 def make_app(
@@ -89,15 +93,105 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _TrackedConnection:
+    """A request's connection that notes when the response has been finished."""
+
+    def __init__(self, connection: httputil.HTTPConnection) -> None:
+        self.connection = connection
+        self.finished = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+    def finish(self) -> None:
+        self.connection.finish()
+        self.finished = True
+
+
+class _TrackedRequest(httputil.HTTPMessageDelegate):
+    """Count a request as in progress from its headers to its last byte sent."""
+
+    def __init__(
+        self, server: DrainingHTTPServer, delegate: httputil.HTTPMessageDelegate
+    ) -> None:
+        self.server = server
+        self.delegate = delegate
+        self.connection: _TrackedConnection | None = None
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Any:
+        if self.connection is not None:
+            self.server.in_progress.add(self.connection)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        if self.connection is not None:
+            self.server.in_progress.discard(self.connection)
+        self.delegate.on_connection_close()
+
+
+class DrainingHTTPServer(HTTPServer):
+    """An HTTP server that can wait for the requests in progress before closing.
+
+    A request is in progress from its headers until its response has been
+    finished and written to the socket, or its connection has closed.
+    """
+
+    in_progress: set[_TrackedConnection]
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self.in_progress = set()
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        tracked = _TrackedConnection(request_conn)
+        delegate = super().start_request(server_conn, tracked)  # type: ignore[arg-type]
+        request = _TrackedRequest(self, delegate)
+        request.connection = tracked
+        return request
+
+    def busy(self) -> int:
+        """Return the number of requests in progress."""
+        for connection in list(self.in_progress):
+            stream = getattr(connection.connection, "stream", None)
+            written = stream is None or stream.closed() or not stream.writing()
+            if connection.finished and written:
+                self.in_progress.discard(connection)
+        return len(self.in_progress)
+
+    async def drain(self, timeout: float) -> int:
+        """Stop listening, wait up to ``timeout`` seconds for the requests in
+        progress, then close every connection; return how many were cut off."""
+        self.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.busy() and loop.time() < deadline:
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        cut_off = self.busy()
+        await self.close_all_connections()
+        return cut_off
+
+
 def start_server(
     app: web.Application, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
-) -> tuple[HTTPServer, int]:
+) -> tuple[DrainingHTTPServer, int]:
     """Listen on ``host:port`` with ``app`` and return the server and its port.
 
     Port 0 picks a free port.
     """
     sockets = bind_sockets(port, address=host)
-    server = HTTPServer(
+    server = DrainingHTTPServer(
         app, max_body_size=_TRANSPORT_BODY_LIMIT, idle_connection_timeout=300
     )
     server.add_sockets(sockets)
@@ -112,8 +206,13 @@ async def serve(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     max_buffers: int | None = None,
     max_total_memory: int | None = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
 ) -> None:
-    """Run the standalone server until SIGINT or SIGTERM, then stop cleanly."""
+    """Run the standalone server until SIGINT or SIGTERM, then stop cleanly.
+
+    Stopping closes the listening sockets at once, lets the requests in progress
+    finish for up to ``shutdown_timeout`` seconds, then closes every connection.
+    """
     app = make_app(
         token=token,
         max_body_size=max_body_size,
@@ -135,7 +234,18 @@ async def serve(
         " (token required)" if token else "",
     )
     await stop.wait()
-    log.info("bufferkit stopping")
-    server.stop()
-    await server.close_all_connections()
+    busy = server.busy()
+    log.info(
+        "bufferkit stopping%s",
+        f": waiting up to {shutdown_timeout:g}s for {busy} request(s) in progress"
+        if busy
+        else "",
+    )
+    cut_off = await server.drain(shutdown_timeout)
+    if cut_off:
+        log.warning(
+            "Closed %d request(s) still in progress after %gs",
+            cut_off,
+            shutdown_timeout,
+        )
     log.info("bufferkit stopped")

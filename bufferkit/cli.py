@@ -16,7 +16,13 @@ import threading
 from collections.abc import Callable, Sequence
 
 from bufferkit import __version__
-from bufferkit.app import DEFAULT_HOST, DEFAULT_PORT, is_loopback, serve
+from bufferkit.app import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    is_loopback,
+    serve,
+)
 from bufferkit.collector import DEFAULT_BUFFER, DEFAULT_WINDOWS, collect
 from bufferkit.errors import BufferkitError
 from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE
@@ -32,6 +38,16 @@ def _positive_float(text: str) -> float:
         value = math.nan
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
     return value
 
 
@@ -167,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="log messages of this level and above, case-insensitive "
         "(default: %(default)s)",
     )
+    serve_parser.add_argument(
+        "--shutdown-timeout",
+        type=_non_negative_float,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, stop accepting connections and let requests in "
+        "progress finish for up to this long before closing them "
+        "(default: %(default)g)",
+    )
     # Hidden: the client's background server stops when the client process dies.
     serve_parser.add_argument(
         "--exit-with-stdin", action="store_true", help=argparse.SUPPRESS
@@ -256,6 +281,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                 max_body_size=args.max_body_size,
                 max_buffers=args.max_buffers or None,
                 max_total_memory=args.max_total_memory or None,
+                shutdown_timeout=args.shutdown_timeout,
             )
         )
     except OSError as error:
