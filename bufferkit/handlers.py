@@ -221,15 +221,8 @@ class BuffersHandler(BufferkitHandler):
     """``/v1/ml/buffers``: list buffers and create one."""
 
     def get(self) -> None:
-        """List every buffer in creation order, with the memory they use."""
-        models = [buffer.model() for buffer in self.registry.buffers()]
-        self.send_json(
-            {
-                "buffers": models,
-                "total_buffers": len(models),
-                "total_memory_bytes": sum(model["memory_bytes"] for model in models),
-            }
-        )
+        """List every buffer in creation order, with the memory used and reserved."""
+        self.send_json(self.registry.list_model())
 
     def post(self) -> None:
         """Create a buffer from ``{name, columns, max_size, rolling_windows, ...}``."""

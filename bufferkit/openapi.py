@@ -199,7 +199,13 @@ def _schemas() -> Schema:
         "BufferList": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["buffers", "total_buffers", "total_memory_bytes"],
+            "required": [
+                "buffers",
+                "total_buffers",
+                "total_memory_bytes",
+                "reserved_memory_bytes",
+                "max_total_memory",
+            ],
             "properties": {
                 "buffers": {
                     "type": "array",
@@ -208,6 +214,16 @@ def _schemas() -> Schema:
                 },
                 "total_buffers": _count("Number of buffers."),
                 "total_memory_bytes": _count("Sum of the buffers' memory_bytes."),
+                "reserved_memory_bytes": _count(
+                    "Sum of max_size x columns x 8 over the buffers: the bytes "
+                    "they reserve, which max_total_memory bounds."
+                ),
+                "max_total_memory": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "The server's limit on reserved_memory_bytes; "
+                    "a create past it gets 409 limit_exceeded. Null when unlimited.",
+                },
             },
         },
         "Deleted": {

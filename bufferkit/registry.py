@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from bufferkit.buffer import BYTES_PER_VALUE, Buffer
 from bufferkit.config import BufferConfig
@@ -46,8 +47,8 @@ class Registry:
     Traceback (most recent call last):
     ...
     bufferkit.errors.LimitExceededError: Cannot create buffer 'wide': it reserves \
-1600 bytes (max_size 100 x 2 columns x 8) and the buffers hold 0 of the server's \
-maximum total memory of 1000 bytes; delete a buffer or lower max_size
+1600 bytes (max_size 100 x 2 columns x 8) and the buffers already reserve 0 of \
+the server's maximum total memory of 1000 bytes; delete a buffer or lower max_size
     """
 
     def __init__(
@@ -82,7 +83,7 @@ maximum total memory of 1000 bytes; delete a buffer or lower max_size
                 msg = (
                     f"Cannot create buffer {config.name!r}: it reserves {reserved} "
                     f"bytes (max_size {config.max_size} x {len(config.columns)} "
-                    f"columns x {BYTES_PER_VALUE}) and the buffers hold "
+                    f"columns x {BYTES_PER_VALUE}) and the buffers already reserve "
                     f"{self._reserved_bytes} of the server's maximum total memory "
                     f"of {limit} bytes; delete a buffer or lower max_size"
                 )
@@ -114,6 +115,35 @@ maximum total memory of 1000 bytes; delete a buffer or lower max_size
         release_memory(freed)
         log.debug("Deleted buffer %r", name)
         return buffer
+
+    def list_model(self) -> dict[str, Any]:
+        """Return the JSON-ready list of buffers with their memory and the limit.
+
+        ``total_memory_bytes`` sums the bytes held, ``reserved_memory_bytes`` the
+        bytes reserved, which is what ``max_total_memory`` (``None`` for no limit)
+        bounds.
+
+        Examples
+        --------
+        >>> registry = Registry(max_total_memory=1000)
+        >>> _ = registry.create(BufferConfig("a", ("x",), max_size=10))
+        >>> summary = registry.list_model()
+        >>> del summary["buffers"]
+        >>> summary
+        {'total_buffers': 1, 'total_memory_bytes': 0, 'reserved_memory_bytes': 80, \
+'max_total_memory': 1000}
+        """
+        with self._lock:
+            buffers = list(self._buffers.values())
+            reserved = self._reserved_bytes
+        models = [buffer.model() for buffer in buffers]
+        return {
+            "buffers": models,
+            "total_buffers": len(models),
+            "total_memory_bytes": sum(model["memory_bytes"] for model in models),
+            "reserved_memory_bytes": reserved,
+            "max_total_memory": self.max_total_memory,
+        }
 
     def buffers(self) -> list[Buffer]:
         """Return every buffer in creation order."""

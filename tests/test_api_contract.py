@@ -249,6 +249,8 @@ def test_example_monitoring_memory(monitored: Api) -> None:
         ],
         "total_buffers": 2,
         "total_memory_bytes": 393344,
+        "reserved_memory_bytes": (10000 * 4 + 5000 * 3) * 8,
+        "max_total_memory": None,
     }
 
 
@@ -403,7 +405,13 @@ def test_list_empty_server(api: Api) -> None:
     response = api.get(BUFFERS)
 
     assert response.status == 200
-    assert response.json == {"buffers": [], "total_buffers": 0, "total_memory_bytes": 0}
+    assert response.json == {
+        "buffers": [],
+        "total_buffers": 0,
+        "total_memory_bytes": 0,
+        "reserved_memory_bytes": 0,
+        "max_total_memory": None,
+    }
 
 
 def test_list_in_creation_order(api: Api) -> None:

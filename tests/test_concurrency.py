@@ -146,6 +146,8 @@ def test_delete_during_appends_leaves_no_orphan(server_api: Api) -> None:
         "buffers": [],
         "total_buffers": 0,
         "total_memory_bytes": 0,
+        "reserved_memory_bytes": 0,
+        "max_total_memory": None,
     }
 
 

@@ -199,10 +199,28 @@ def test_create_past_total_memory_409(limited: tuple[ServerProcess, Api]) -> Non
     assert response.json["error"] == {
         "code": "limit_exceeded",
         "message": "Cannot create buffer 'one_more': it reserves 8 bytes (max_size 1 "
-        "x 1 columns x 8) and the buffers hold 8000 of the server's maximum total "
-        "memory of 8000 bytes; delete a buffer or lower max_size",
+        "x 1 columns x 8) and the buffers already reserve 8000 of the server's "
+        "maximum total memory of 8000 bytes; delete a buffer or lower max_size",
     }
     assert names(api) == ["large", "fills"]
+
+
+def test_list_shows_reserved_memory_and_limit(
+    limited: tuple[ServerProcess, Api],
+) -> None:
+    _, api = limited
+    api.create("large", ["x", "y"], max_size=400)
+    api.create("small", ["x"], max_size=100)
+    api.append("small", [{"x": 1.0}] * 3)
+
+    listed = api.get(BUFFERS).json
+    api.delete(f"{BUFFERS}/large")
+    after_delete = api.get(BUFFERS).json
+
+    assert listed["total_memory_bytes"] == 3 * 8
+    assert listed["reserved_memory_bytes"] == (400 * 2 + 100) * 8
+    assert listed["max_total_memory"] == MEMORY_LIMIT
+    assert after_delete["reserved_memory_bytes"] == 100 * 8
 
 
 def test_single_buffer_over_total_memory_409(
