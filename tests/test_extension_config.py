@@ -34,7 +34,7 @@ def test_valid_options_apply(tmp_path: Path) -> None:
 
     assert first.status == 201
     assert second.status == 409
-    assert "maximum of 1 buffers" in second.json["error"]["message"]
+    assert "maximum of 1 buffer" in second.json["error"]["message"]
     assert large.status == 413
 
 
