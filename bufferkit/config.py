@@ -12,6 +12,8 @@ from bufferkit.errors import InvalidRequestError
 MAX_SIZE_LIMIT = 10_000_000
 DEFAULT_MAX_SIZE = 10_000
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+#: Characters no column name may contain: C0 controls and DEL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _FIELDS = ("name", "columns", "max_size", "rolling_windows", "lag_periods")
 
 
@@ -113,6 +115,12 @@ def _check_columns(columns: Sequence[object]) -> None:
     for column in columns:
         if not isinstance(column, str) or not column:
             msg = f"Column names must be non-empty strings, got {_describe(column)}"
+            raise InvalidRequestError(msg)
+        if CONTROL_CHARACTERS.search(column):
+            msg = (
+                f"Invalid column name {column!r}: column names must not contain "
+                "control characters (U+0000 to U+001F, U+007F)"
+            )
             raise InvalidRequestError(msg)
         if column in seen:
             msg = f"Duplicate column name {column!r}: column names must be unique"

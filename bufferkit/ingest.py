@@ -6,7 +6,9 @@ it parses. Any body that path rejects is decoded again by a plain validator whos
 job is to name the first problem exactly: which row, which column, which value. Both
 paths accept and reject the same bodies. msgspec keeps the last value of a repeated
 key, so the fast path counts the body's quotes too: a body with more keys than its
-rows need goes to the validator, which rejects the repeated key by name.
+rows need goes to the validator, which rejects the repeated key by name. Column
+names that msgspec cannot take as field names, those with a quote or a backslash,
+have no fast path: their bodies always go to the validator.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ def decode_append(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     bufferkit.errors.InvalidRequestError: Column 'x' contains non-numeric value: \
 'high' (row 0)
     """
+    decoder = _fast_decoder(columns)
+    if decoder is None:
+        return _decode_checked(body, columns)
     try:
-        rows = _fast_decoder(columns).decode(body).data
+        rows = decoder.decode(body).data
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _decode_checked(body, columns)
     if not rows:
@@ -86,8 +91,11 @@ def decode_append_row(
     # One row means two opening braces: a cheap test that skips larger bodies.
     if body.count(b"{") != 2:
         return None
+    decoder = _fast_decoder(columns)
+    if decoder is None:
+        return None
     try:
-        rows = _fast_decoder(columns).decode(body).data
+        rows = decoder.decode(body).data
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     if len(rows) != 1 or not only_keys_once(body, 1 + len(columns)):
@@ -97,17 +105,24 @@ def decode_append_row(
 
 
 @lru_cache(maxsize=256)
-def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
+    """Return the typed decoder of ``columns``, or ``None`` if msgspec refuses them.
+
+    msgspec rejects field names with a quote, a backslash or a control character.
+    """
     fields = [f"c{index}" for index in range(len(columns))]
     # Rows hold floats only, so they need no garbage collector tracking, which
     # would otherwise run collections while thousands of rows are decoded.
-    row_type = msgspec.defstruct(
-        "Row",
-        [(field, float) for field in fields],
-        rename=dict(zip(fields, columns, strict=True)),
-        forbid_unknown_fields=True,
-        gc=False,
-    )
+    try:
+        row_type = msgspec.defstruct(
+            "Row",
+            [(field, float) for field in fields],
+            rename=dict(zip(fields, columns, strict=True)),
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+    except (ValueError, TypeError):
+        return None
     body_type = msgspec.defstruct(
         "AppendBody",
         [("data", list[row_type])],  # type: ignore[valid-type]

@@ -4,7 +4,8 @@ The values follow the rules of row bodies: JSON numbers only, stored as float64,
 finite, at least one row, and every column of the buffer present with the same
 number of values. As for row bodies, valid bodies take a typed msgspec fast path,
 and any body it rejects is decoded again by a validator that names the first
-problem: which column, which row, which value.
+problem: which column, which row, which value. Column names that msgspec cannot
+take as field names, those with a quote or a backslash, always go to the validator.
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ def decode_columns(body: bytes, columns: tuple[str, ...]) -> FloatArray:
     bufferkit.errors.InvalidRequestError: Column 'x' contains non-numeric value: \
 'high' (row 1)
     """
+    decoder = _fast_decoder(columns)
+    if decoder is None:
+        return _decode_checked(body, columns)
     try:
-        decoded = _fast_decoder(columns).decode(body).columns
+        decoded = decoder.decode(body).columns
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _decode_checked(body, columns)
     values = astuple(decoded)
@@ -68,14 +72,21 @@ def decode_columns(body: bytes, columns: tuple[str, ...]) -> FloatArray:
 
 
 @lru_cache(maxsize=256)
-def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _fast_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
+    """Return the typed decoder of ``columns``, or ``None`` if msgspec refuses them.
+
+    msgspec rejects field names with a quote, a backslash or a control character.
+    """
     fields = [f"c{index}" for index in range(len(columns))]
-    columns_type = msgspec.defstruct(
-        "Columns",
-        [(field, list[float]) for field in fields],
-        rename=dict(zip(fields, columns, strict=True)),
-        forbid_unknown_fields=True,
-    )
+    try:
+        columns_type = msgspec.defstruct(
+            "Columns",
+            [(field, list[float]) for field in fields],
+            rename=dict(zip(fields, columns, strict=True)),
+            forbid_unknown_fields=True,
+        )
+    except (ValueError, TypeError):
+        return None
     body_type = msgspec.defstruct(
         "ColumnsBody",
         [("columns", columns_type)],
