@@ -1,15 +1,18 @@
 """Choice of the decoder of an append body, by content type and shape.
 
-- ``Content-Type: application/vnd.apache.arrow.stream``: an Arrow IPC stream.
-- Otherwise JSON: ``{"columns": {column: [value, ...]}}`` when the object's first
-  key is ``"columns"``, else ``{"data": [row, ...]}``.
+- ``Content-Type: application/vnd.apache.arrow.stream`` or
+  ``application/vnd.apache.arrow.file``: Arrow IPC, a stream or a file.
+- A JSON type (see ``bufferkit.media``): ``{"columns": {column: [value, ...]}}``
+  when the object's first key is ``"columns"``, else ``{"data": [row, ...]}``.
+- Any other type: 415 ``unsupported_media_type``.
 """
 
 from __future__ import annotations
 
 from bufferkit.ingest import decode_append, decode_append_row
-from bufferkit.ingest_arrow import ARROW_STREAM_TYPE, decode_arrow
+from bufferkit.ingest_arrow import decode_arrow
 from bufferkit.ingest_columns import decode_columns, is_columns_body
+from bufferkit.media import body_kind
 from bufferkit.storage import FloatArray
 
 
@@ -25,7 +28,7 @@ def decode_append_body(
     >>> decode_append_body(b'{"data": [{"x": 3}]}', "application/json", ("x",))
     array([[3.]])
     """
-    if _media_type(content_type) == ARROW_STREAM_TYPE:
+    if body_kind(content_type, arrow=True) == "arrow":
         return decode_arrow(body, columns)
     if is_columns_body(body):
         return decode_columns(body, columns)
@@ -39,7 +42,8 @@ def decode_single_row(
 
     The single-row path of an append: a tuple appends without building an array.
     Every other body, valid or not, gives ``None`` and goes to
-    ``decode_append_body``.
+    ``decode_append_body``. A content type that is neither JSON nor Arrow raises
+    ``UnsupportedMediaTypeError``.
 
     Examples
     --------
@@ -48,10 +52,6 @@ def decode_single_row(
     >>> decode_single_row(b'{"columns": {"x": [3]}}', None, ("x",)) is None
     True
     """
-    if _media_type(content_type) == ARROW_STREAM_TYPE:
+    if body_kind(content_type, arrow=True) == "arrow":
         return None
     return decode_append_row(body, columns)
-
-
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").partition(";")[0].strip().lower()

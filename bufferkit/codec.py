@@ -11,6 +11,10 @@ import orjson
 from bufferkit.buffer import Snapshot
 from bufferkit.errors import InvalidRequestError
 
+#: Most digits of an integer in a request body, Python's default limit of integer
+#: conversion: any more and the number is far beyond float64 anyway.
+MAX_INTEGER_DIGITS = 4300
+
 
 def dumps(value: Any) -> bytes:
     """Encode ``value`` as compact UTF-8 JSON."""
@@ -41,9 +45,10 @@ class OverflowNumber(float):
 def loads(body: bytes) -> Any:
     """Decode a JSON request body, rejecting ``NaN``, ``Infinity`` and duplicate keys.
 
-    Integers of any size stay exact ``int`` objects and ``1e400`` decodes to an
-    infinite ``OverflowNumber`` whose ``repr`` is the text sent, so that callers can
-    name the offending value in their message.
+    Integers of up to ``MAX_INTEGER_DIGITS`` digits stay exact ``int`` objects, and
+    ``1e400`` decodes to an infinite ``OverflowNumber`` whose ``repr`` is the text
+    sent, so that callers can name the offending value in their message. A longer
+    integer is rejected whatever the interpreter's limit of integer conversion.
 
     Examples
     --------
@@ -58,6 +63,7 @@ request body: send each key once
             body,
             parse_constant=_reject_constant,
             parse_float=_parse_float,
+            parse_int=_parse_int,
             object_pairs_hook=_unique_keys,
         )
     except InvalidRequestError:
@@ -87,6 +93,18 @@ def only_keys_once(body: bytes, keys: int) -> bool:
 def _parse_float(text: str) -> float:
     number = float(text)
     return OverflowNumber(text) if math.isinf(number) else number
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INTEGER_DIGITS:
+        msg = (
+            f"Request body has a number with {digits} digits, which is too long: "
+            f"send numbers of at most {MAX_INTEGER_DIGITS} digits; values are stored "
+            "as float64, finite and below 1.8e308 in magnitude"
+        )
+        raise InvalidRequestError(msg)
+    return int(text)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -103,6 +103,13 @@ class PayloadTooLargeError(BufferkitError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(BufferkitError):
+    """A request body of a Content-Type or Content-Encoding the route does not take."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class LimitExceededError(BufferkitError):
     """A create request that would take the server past a configured limit."""
 
@@ -134,6 +141,7 @@ ERRORS_BY_CODE: dict[str, type[BufferkitError]] = {
         BufferExistsError,
         MethodNotAllowedError,
         PayloadTooLargeError,
+        UnsupportedMediaTypeError,
         LimitExceededError,
     )
 }

@@ -25,14 +25,25 @@ from bufferkit.codec import dumps, loads, rows_json
 from bufferkit.config import BufferConfig
 from bufferkit.errors import (
     BufferkitError,
+    InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
 )
+from bufferkit.features import feature_names
 from bufferkit.formats import Encoded, encode_page, with_data
+from bufferkit.media import body_kind, decode_content
 from bufferkit.openapi import openapi_document
-from bufferkit.query import PageQuery, parse_page_query
+from bufferkit.query import (
+    MAX_HISTORY_ROWS_HEADER,
+    MAX_HISTORY_VALUES,
+    PAGE_PARAMETERS,
+    PageQuery,
+    check_query_names,
+    max_history_rows,
+    parse_page_query,
+)
 from bufferkit.registry import Registry
 from bufferkit.streaming import PART_VALUES, STREAMED_FORMATS, encode_in_parts
 
@@ -44,6 +55,8 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 #: Bodies and reads larger than these run on a worker thread, off the event loop.
 OFFLOAD_BODY_BYTES = 256 * 1024
 OFFLOAD_ROWS = 5_000
+#: Compressed bodies larger than this are decompressed on a worker thread.
+OFFLOAD_COMPRESSED_BYTES = 16 * 1024
 _VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _JSON_TYPE = "application/json"
 OPENAPI_PATH = "v1/ml/openapi.json"
@@ -55,9 +68,12 @@ class BufferkitHandler(web.RequestHandler):
 
     #: Query arguments that belong to the host, not to the API, and are ignored.
     host_query_arguments: tuple[str, ...] = ()
+    #: Query parameters of the route; any other gets 400. ``None``: not checked.
+    query_parameters: tuple[str, ...] | None = ()
 
     _chunks: list[bytes]
     _received: int
+    _kept_headers: dict[str, str]
 
     @property
     def registry(self) -> Registry:
@@ -71,12 +87,20 @@ class BufferkitHandler(web.RequestHandler):
         return int(self.settings.get("bufferkit_max_body_size", DEFAULT_MAX_BODY_SIZE))
 
     def prepare(self) -> None:
-        """Check the token and the declared body size before the body arrives."""
+        """Check the token, the query and the declared body size before the body
+        arrives."""
         self._chunks = []
         self._received = 0
+        self._kept_headers = {}
         token = self.settings.get("bufferkit_token")
         if token:
             self._check_token(token)
+        if self.query_parameters is not None and self._method_implemented():
+            check_query_names(
+                self.request.query_arguments,
+                self.query_parameters,
+                ignored=self.host_query_arguments,
+            )
         declared = self.request.headers.get("Content-Length")
         if (
             declared is not None
@@ -84,6 +108,14 @@ class BufferkitHandler(web.RequestHandler):
             and int(declared) > self.max_body_size
         ):
             raise self._too_large(int(declared))
+
+    def _method_implemented(self) -> bool:
+        """Return whether the route implements the request's verb, else 405 comes
+        first."""
+        verb = (self.request.method or "").lower()
+        return getattr(type(self), verb, None) is not getattr(
+            web.RequestHandler, verb, None
+        )
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
         """Decode a path segment leniently: a name that is not UTF-8 is not found.
@@ -122,6 +154,27 @@ class BufferkitHandler(web.RequestHandler):
         if self._received > self.max_body_size:
             raise self._too_large(self._received)
         return b"".join(self._chunks)
+
+    def decoded_body(self) -> bytes:
+        """The request body decoded from its ``Content-Encoding`` (gzip or none)."""
+        return decode_content(
+            self.body,
+            self.request.headers.get("Content-Encoding"),
+            self.max_body_size,
+        )
+
+    async def offload_decoded_body(self) -> bytes:
+        """``decoded_body``, on a worker thread if it has much to decompress."""
+        return await self.offload(
+            self.decoded_body,
+            heavy="Content-Encoding" in self.request.headers
+            and self._received > OFFLOAD_COMPRESSED_BYTES,
+        )
+
+    def keep_header(self, name: str, value: str) -> None:
+        """Set a response header that an error response of this request keeps."""
+        self._kept_headers[name] = value
+        self.set_header(name, value)
 
     def _too_large(self, size: int) -> PayloadTooLargeError:
         msg = (
@@ -191,6 +244,8 @@ class BufferkitHandler(web.RequestHandler):
             self.set_header("Allow", ", ".join(self.allowed_methods()))
         if error.status == 401:
             self.set_header("WWW-Authenticate", "token")
+        for header, value in getattr(self, "_kept_headers", {}).items():
+            self.set_header(header, value)
         self.set_header("Content-Type", _JSON_TYPE)
         self.finish(dumps(error.to_dict()))
 
@@ -224,9 +279,14 @@ class BuffersHandler(BufferkitHandler):
         """List every buffer in creation order, with the memory used and reserved."""
         self.send_json(self.registry.list_model())
 
-    def post(self) -> None:
-        """Create a buffer from ``{name, columns, max_size, rolling_windows, ...}``."""
-        config = BufferConfig.from_json(loads(self.body))
+    async def post(self) -> None:
+        """Create a buffer from ``{name, columns, max_size, rolling_windows, ...}``.
+
+        The body is JSON, of any type ``bufferkit.media`` reads as JSON, plain or
+        gzip-compressed.
+        """
+        body_kind(self.request.headers.get("Content-Type"), arrow=False)
+        config = BufferConfig.from_json(loads(await self.offload_decoded_body()))
         buffer = self.registry.create(config)
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{buffer.name}")
         self.send_json(buffer.model(), status=201)
@@ -249,15 +309,19 @@ class AppendHandler(BufferkitHandler):
     """``/v1/ml/buffers/{name}/append``: append rows, all or none.
 
     The body is JSON, ``{"data": [row, ...]}`` or ``{"columns": {column: [value,
-    ...]}}``, or an Arrow IPC stream sent with ``Content-Type:
-    application/vnd.apache.arrow.stream``.
+    ...]}}``, or Arrow IPC, a stream or a file, sent with ``Content-Type:
+    application/vnd.apache.arrow.stream`` or ``application/vnd.apache.arrow.file``.
+    Any other content type gets 415. ``Content-Encoding: gzip`` bodies are
+    decompressed, and their decompressed size counts against the body limit. Any
+    other encoding gets 415.
     """
 
     async def post(self, name: str) -> None:
         """Append the rows of the body; a rejected body stores nothing."""
         buffer = self.registry.get(name)
-        body = self.body
         content_type = self.request.headers.get("Content-Type")
+        body_kind(content_type, arrow=True)
+        body = await self.offload_decoded_body()
         row = decode_single_row(body, content_type, buffer.columns)
         if row is not None:
             result = buffer.append_row(row)
@@ -286,6 +350,8 @@ class DataHandler(BufferkitHandler):
     ``parquet`` and ``arrow`` (an Arrow IPC stream) send the rows alone as a file
     named ``<name>.csv``, ``<name>.parquet`` or ``<name>.arrows``.
     """
+
+    query_parameters = PAGE_PARAMETERS
 
     async def get(self, name: str) -> None:
         """Read rows selected by ``offset``/``limit`` or ``last``, oldest first."""
@@ -360,17 +426,37 @@ class FeatureHistoryHandler(DataHandler):
     for ``/data``. The JSON formats send
     ``{name, row_count, columns, returned_rows, offset, data}`` where ``columns``
     lists the feature names; the files are named ``<name>-features.<extension>``.
+
+    One request returns at most ``MAX_HISTORY_VALUES`` (10,000,000) values, rows
+    times features; a page over that gets 400 before anything is computed, naming
+    the maximum rows allowed. Every response of a buffer's history, errors included,
+    has the header ``X-Bufferkit-Max-History-Rows`` with that maximum,
+    ``MAX_HISTORY_VALUES // features``, to page with ``offset``/``limit`` or
+    ``last``.
     """
 
     async def get(self, name: str) -> None:
         """Compute the features of each row of the selected page."""
         buffer = self.registry.get(name)
-        query = self.page_query()
         config = buffer.config
+        features = len(
+            feature_names(config.columns, config.rolling_windows, config.lag_periods)
+        )
+        max_rows = max_history_rows(features)
+        self.keep_header(MAX_HISTORY_ROWS_HEADER, str(max_rows))
+        query = self.page_query()
         _, start, stop = page_bounds(
             buffer.current_size, query.offset, query.limit, query.last
         )
         rows = stop - start
+        if rows > max_rows:
+            msg = (
+                f"Feature history of {rows} rows x {features} features is "
+                f"{rows * features} values, over the limit of {MAX_HISTORY_VALUES} "
+                f"values per request: select at most {max_rows} rows per request "
+                "for this buffer, paging with 'offset' and 'limit' or using 'last'"
+            )
+            raise InvalidRequestError(msg)
         # Window values the history reduces: a rough measure of its cost.
         work = rows * len(config.columns) * (sum(config.rolling_windows) + 1)
 
@@ -426,6 +512,8 @@ class OpenApiHandler(BufferkitHandler):
 
 class NotFoundHandler(BufferkitHandler):
     """Any other path under the API: 404 in the JSON error shape, whatever the verb."""
+
+    query_parameters = None
 
     def prepare(self) -> None:
         """Reject the request once the token check has passed."""

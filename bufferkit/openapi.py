@@ -14,7 +14,13 @@ from typing import Any
 from bufferkit import __version__
 from bufferkit.config import DEFAULT_MAX_SIZE, MAX_SIZE_LIMIT
 from bufferkit.formats import ARROW_STREAM_TYPE, FILE_FORMATS
-from bufferkit.query import FORMATS, MAX_QUERY_INTEGER
+from bufferkit.ingest_arrow import ARROW_FILE_TYPE
+from bufferkit.query import (
+    FORMATS,
+    MAX_HISTORY_ROWS_HEADER,
+    MAX_HISTORY_VALUES,
+    MAX_QUERY_INTEGER,
+)
 
 Schema = dict[str, Any]
 
@@ -27,12 +33,15 @@ ERROR_CODES = {
     "conflict": 409,
     "limit_exceeded": 409,
     "payload_too_large": 413,
+    "unsupported_media_type": 415,
     "internal_error": 500,
 }
 
 _ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON, a wrong type, an out-of-range value, a schema mismatch or "
-    "a bad query parameter; nothing is stored.",
+    400: "Malformed JSON, a wrong type, an out-of-range value, a schema mismatch, "
+    "a corrupt gzip body, a feature history page over its size limit, or a bad "
+    "query parameter: every route rejects a query parameter it does not take "
+    "(the host's own, such as Jupyter's token, aside); nothing is stored.",
     401: "Standalone server started with --token, and the request lacks "
     "'Authorization: token <TOKEN>' with that token.",
     403: "Jupyter host: no valid Jupyter credentials, or a cookie-authenticated "
@@ -45,8 +54,13 @@ _ERROR_DESCRIPTIONS = {
     "maximum number of buffers, or the new buffer's reserved memory "
     "(max_size x columns x 8 bytes) would take the total past the server's "
     "maximum; nothing is created.",
-    413: "The request body is over the server's limit (64 MiB by default); the "
-    "server answers before reading the rest of the body.",
+    413: "The request body is over the server's limit (64 MiB by default), or a "
+    "gzip body decompresses to more; the server answers before reading the rest "
+    "of a body declared too large.",
+    415: "A request body of a Content-Type the route does not take (JSON: no "
+    "Content-Type, application/json, application/*+json, text/plain or "
+    "application/x-www-form-urlencoded; for an append also Arrow IPC), or a "
+    "Content-Encoding other than gzip; nothing is stored.",
     500: "A bug; the server logs it with its traceback and the message reveals "
     "nothing of the server's internals.",
 }
@@ -69,7 +83,7 @@ def _json_content(schema: Schema) -> Schema:
 
 def _errors(*statuses: int) -> Schema:
     """Return the error responses ``statuses`` and those any request can get."""
-    every = sorted({*statuses, 401, 403, 405, 500})
+    every = sorted({*statuses, 400, 401, 403, 405, 500})
     return {
         str(status): {"$ref": f"#/components/responses/Error{status}"}
         for status in every
@@ -449,6 +463,14 @@ def _paths() -> Schema:
             "schema": {"type": "string"},
         }
     }
+    max_rows = {
+        MAX_HISTORY_ROWS_HEADER: {
+            "description": f"The maximum rows one request of this buffer's history may "
+            f"select: {MAX_HISTORY_VALUES} // features (a buffer without features "
+            "counting as one). Also sent with errors once the buffer is found.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
     return {
         buffers: {
             "get": _operation(
@@ -468,8 +490,10 @@ def _paths() -> Schema:
                             }
                         },
                     ),
-                    **_errors(400, 409, 413),
+                    **_errors(400, 409, 413, 415),
                 },
+                description="The body is JSON, optionally sent with "
+                "Content-Encoding: gzip.",
                 requestBody={
                     "required": True,
                     "content": _json_content(_ref("CreateRequest")),
@@ -493,10 +517,16 @@ def _paths() -> Schema:
                 "Append rows, all of them or none",
                 {
                     "200": _ok("The rows are stored.", _ref("AppendResult")),
-                    **_errors(400, 404, 413),
+                    **_errors(400, 404, 413, 415),
                 },
                 description="A batch longer than max_size keeps its last max_size "
-                "rows. A rejected body stores nothing.",
+                "rows. A rejected body stores nothing. JSON is read with no "
+                "Content-Type, application/json, application/*+json, text/plain "
+                "or application/x-www-form-urlencoded; Arrow IPC with "
+                f"{ARROW_STREAM_TYPE} or {ARROW_FILE_TYPE}, a body starting with "
+                "the magic bytes ARROW1 being read as a file whichever of the two "
+                "was sent. Any body may be sent with Content-Encoding: gzip; its "
+                "decompressed size counts against the body limit.",
                 requestBody={
                     "required": True,
                     "content": {
@@ -509,6 +539,15 @@ def _paths() -> Schema:
                                 "format": "binary",
                                 "description": "An Arrow IPC stream with a numeric "
                                 "column for each column of the buffer.",
+                            }
+                        },
+                        ARROW_FILE_TYPE: {
+                            "schema": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "An Arrow IPC file, as Polars' "
+                                "write_ipc writes it, with a numeric column for each "
+                                "column of the buffer.",
                             }
                         },
                     },
@@ -545,11 +584,16 @@ def _paths() -> Schema:
                 {
                     "200": {
                         "description": "One row of features per selected row.",
-                        "headers": download,
+                        "headers": {**download, **max_rows},
                         "content": _page_content("FeatureHistoryPage"),
                     },
                     **_errors(400, 404),
                 },
+                description=f"One request returns at most {MAX_HISTORY_VALUES:,} "
+                "values, rows x features. A page selecting more rows gets 400 "
+                "invalid_request before anything is computed, naming the maximum rows "
+                f"allowed, and the {MAX_HISTORY_ROWS_HEADER} header of every response "
+                "gives it too, to page with offset/limit or last.",
                 parameters=_page_parameters(),
             ),
         },

@@ -1,4 +1,7 @@
-"""Query parameters of the row reads: ``offset``, ``limit``, ``last`` and ``format``."""
+"""Query parameters: those of the row reads, ``offset``, ``limit``, ``last`` and
+``format``, the check that no route gets one it does not take, and the size limit
+of a feature history page.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,15 @@ from bufferkit.errors import InvalidRequestError
 
 #: Response formats of the row reads, the default first.
 FORMATS = ("json", "columns", "csv", "parquet", "arrow")
-_PARAMETERS = ("offset", "limit", "last", "format")
+PAGE_PARAMETERS = ("offset", "limit", "last", "format")
 _INTEGER = re.compile(r"[0-9]+")
 #: Largest integer parameter accepted: more rows than any buffer holds.
 MAX_QUERY_INTEGER = 10**18 - 1
+#: Maximum values (rows x features) one feature history request may return.
+MAX_HISTORY_VALUES = 10_000_000
+#: Response header of every feature history page: the maximum rows one request of
+#: that buffer's history may select, ``MAX_HISTORY_VALUES // features``.
+MAX_HISTORY_ROWS_HEADER = "X-Bufferkit-Max-History-Rows"
 
 
 @dataclass(frozen=True)
@@ -54,15 +62,11 @@ def parse_page_query(
     bufferkit.errors.InvalidRequestError: Unknown format 'xml': valid formats are \
 'json', 'columns', 'csv', 'parquet', 'arrow'
     """
+    check_query_names(arguments, PAGE_PARAMETERS, ignored=ignored)
     values: dict[str, str] = {}
     for key, raw in arguments.items():
         if key in ignored:
             continue
-        if key not in _PARAMETERS:
-            msg = f"Unknown query parameter {key!r}: valid parameters are " + ", ".join(
-                repr(name) for name in _PARAMETERS
-            )
-            raise InvalidRequestError(msg)
         if len(raw) > 1:
             msg = f"Query parameter {key!r} is given more than once"
             raise InvalidRequestError(msg)
@@ -88,6 +92,50 @@ def parse_page_query(
         last=last,
         format=response_format,
     )
+
+
+def check_query_names(
+    arguments: Collection[str],
+    parameters: Collection[str],
+    *,
+    ignored: Collection[str] = (),
+) -> None:
+    """Reject a query argument that is neither in ``parameters`` nor ``ignored``.
+
+    Examples
+    --------
+    >>> check_query_names({"token": [b"t"]}, (), ignored=("token",))
+    >>> check_query_names({"force": [b"1"]}, ())
+    Traceback (most recent call last):
+    ...
+    bufferkit.errors.InvalidRequestError: Unknown query parameter 'force': this \
+route takes no query parameters
+    """
+    for key in arguments:
+        if key in ignored or key in parameters:
+            continue
+        if not parameters:
+            msg = f"Unknown query parameter {key!r}: this route takes no query "
+            msg += "parameters"
+        else:
+            msg = f"Unknown query parameter {key!r}: valid parameters are " + ", ".join(
+                repr(name) for name in parameters
+            )
+        raise InvalidRequestError(msg)
+
+
+def max_history_rows(feature_count: int) -> int:
+    """Return the maximum rows one feature history request may select.
+
+    A request returns at most ``MAX_HISTORY_VALUES`` values, and a row of
+    ``feature_count`` features counts as one value at least.
+
+    Examples
+    --------
+    >>> max_history_rows(72), max_history_rows(0)
+    (138888, 10000000)
+    """
+    return MAX_HISTORY_VALUES // max(1, feature_count)
 
 
 def _integer(key: str, text: str) -> int:

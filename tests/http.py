@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,12 +42,15 @@ class Api:
         body: Any = None,
         *,
         raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str | None] | None = None,
         auth: bool = True,
     ) -> Response:
-        """Send one request; ``body`` is encoded as JSON, ``raw`` is sent as is."""
+        """Send one request; ``body`` is encoded as JSON, ``raw`` is sent as is.
+
+        A header given as ``None`` is not sent, ``Content-Type`` included.
+        """
         parts = urlsplit(self.base_url)
-        sent_headers = {"Content-Type": "application/json"}
+        sent_headers: dict[str, str | None] = {"Content-Type": "application/json"}
         if self.token and auth:
             sent_headers["Authorization"] = f"token {self.token}"
         sent_headers.update(headers or {})
@@ -56,7 +60,14 @@ class Api:
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         try:
             connection.request(
-                method, parts.path + path, body=payload, headers=sent_headers
+                method,
+                parts.path + path,
+                body=payload,
+                headers={
+                    key: value
+                    for key, value in sent_headers.items()
+                    if value is not None
+                },
             )
             response = connection.getresponse()
             return Response(
