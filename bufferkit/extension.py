@@ -242,11 +242,11 @@ class BufferkitExtension(ExtensionApp):
         """Read the configuration; an invalid option stops the API from loading.
 
         jupyter-server logs a failed link as a warning and then loads the extension
-        all the same, with every option the link did not set at its default: a
+        all the same, with every option the link did not set at its default, so a
         server configured with limits would serve the API with none. The failure
-        is recorded here so that :meth:`initialize` refuses to load, and logged as
-        an error naming the option. With ``ServerApp.reraise_server_extension_failures``
-        the server does not start.
+        is recorded here so that :meth:`initialize` raises instead of loading, and
+        logged as an error naming the option. With
+        ``ServerApp.reraise_server_extension_failures`` the server does not start.
         """
         try:
             super()._link_jupyter_server_extension(serverapp)

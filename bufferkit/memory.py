@@ -3,14 +3,15 @@
 glibc's ``free`` keeps memory in the heap for reuse: a deleted buffer's arrays
 stay in the process's resident memory until ``malloc_trim`` returns the free
 pages. Arrays above glibc's mmap threshold are mapped on their own and unmapped
-at once, but glibc raises that threshold (up to 32 MiB) each time it frees a
-mapped array, so the arrays of a growing buffer mostly end up on the heap.
+at once, but glibc raises that threshold (up to 32 MiB on 64-bit systems, as
+mallopt(3) documents) each time it frees a mapped array, so the arrays of a
+growing buffer mostly end up on the heap.
 
 :func:`release_memory` counts the bytes freed and, once they reach
 :data:`TRIM_THRESHOLD_BYTES`, asks a background thread to call ``malloc_trim(0)``,
 so a delete never waits for it; several requests made while a trim runs lead to
-one more trim. Where the C library has no ``malloc_trim`` (macOS, Windows, musl), it
-does nothing.
+one more trim. Without a ``libc.so.6`` that has ``malloc_trim`` (macOS, Windows,
+musl-based Linux) it does nothing.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_valid_options_apply(tmp_path: Path) -> None:
     assert large.status == 413
 
 
-def test_invalid_option_keeps_the_api_out(tmp_path: Path) -> None:
+def test_invalid_option_unloads_api(tmp_path: Path) -> None:
     server = start_jupyter(
         tmp_path,
         "--BufferkitExtension.max_buffers=1",

@@ -23,7 +23,7 @@ MIB = 1024 * 1024
 RSS_MARGIN = 60 * MIB
 
 
-def test_delete_frees_the_values_and_keeps_the_counts() -> None:
+def test_delete_frees_values_keeps_counts() -> None:
     registry = Registry()
     buffer = registry.create(BufferConfig("gone", ("x", "y"), max_size=1000))
     buffer.append_columns(np.ones((2, 600)))
@@ -90,7 +90,7 @@ def fill(api: Api, names: list[str], rows: int) -> None:
 
 
 @pytest.mark.skipif(not memory.can_trim(), reason="needs glibc's malloc_trim")
-def test_rss_returns_after_deleting_every_buffer() -> None:
+def test_rss_returns_after_delete() -> None:
     server = start_standalone()
     process = psutil.Process(server.process.pid)
     api = Api(server.base_url)
