@@ -17,6 +17,7 @@ from bufferkit.errors import (
     PayloadTooLargeError,
     ServerUnavailableError,
     UnauthorizedError,
+    UnsupportedMediaTypeError,
 )
 from bufferkit.registry import Registry
 
@@ -53,5 +54,6 @@ __all__ = [
     "Registry",
     "ServerUnavailableError",
     "UnauthorizedError",
+    "UnsupportedMediaTypeError",
     "__version__",
 ]
