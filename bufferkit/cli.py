@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-buffers",
         type=_non_negative_int,
         default=0,
-        help="most buffers held at once; creating one more gets 409 "
+        help="maximum number of buffers held at once; creating one more gets 409 "
         "'limit_exceeded' (default: %(default)s, no limit)",
     )
     serve_parser.add_argument(
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=0,
         metavar="BYTES",
-        help="most bytes of values all buffers may hold together; each buffer "
+        help="maximum bytes of values all buffers may hold together; each buffer "
         "reserves max_size x columns x 8 bytes when created, and a create past the "
         "limit gets 409 'limit_exceeded' (default: %(default)s, no limit)",
     )

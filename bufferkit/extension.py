@@ -219,7 +219,7 @@ class BufferkitExtension(ExtensionApp):
         0,
         0,
         unlimited=True,
-        help="Most buffers held at once (the same as 'bufferkit serve "
+        help="Maximum number of buffers held at once (the same as 'bufferkit serve "
         "--max-buffers'); creating one more gets 409 'limit_exceeded'. 0 means no "
         "limit.",
     ).tag(config=True)
@@ -228,7 +228,7 @@ class BufferkitExtension(ExtensionApp):
         0,
         0,
         unlimited=True,
-        help="Most bytes of values all buffers may hold together (the same as "
+        help="Maximum bytes of values all buffers may hold together (the same as "
         "'bufferkit serve --max-total-memory'). Each buffer reserves max_size x "
         "columns x 8 bytes when created; a create past the limit gets 409 "
         "'limit_exceeded'. 0 means no limit.",

@@ -415,7 +415,9 @@ def _page_parameters() -> list[Schema]:
             "First row to return, counted from the oldest row held "
             "(default 0); at or past the end, no rows.",
         ),
-        integer("limit", "Most rows to return (default: all from offset)."),
+        integer(
+            "limit", "Maximum number of rows to return (default: all from offset)."
+        ),
         integer("last", "Return the newest N rows instead; not with offset or limit."),
         {
             "name": "format",
