@@ -22,6 +22,7 @@ from bufferkit._frames import (
 )
 from bufferkit.errors import InvalidRequestError
 from bufferkit.formats import ARROW_STREAM_TYPE
+from bufferkit.query import MAX_HISTORY_ROWS_HEADER
 
 if TYPE_CHECKING:
     from bufferkit.client import Client
@@ -31,12 +32,6 @@ APPEND_CHUNK_ROWS = 50_000
 
 #: Export file formats of the server by file extension.
 EXPORT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
-
-#: Response header of ``/features/history`` with the max rows that one request may
-#: return for the buffer. The server rejects a larger request with 400 and this
-#: header. NOTE: the server does not send it yet, and a server without the limit
-#: gets one request per call, as before.
-MAX_HISTORY_ROWS_HEADER = "X-Bufferkit-Max-History-Rows"
 
 #: Types that ``append`` takes as the values of one column.
 _COLUMN_TYPES = (list, tuple, np.ndarray, pl.Series)
