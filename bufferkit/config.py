@@ -14,6 +14,8 @@ DEFAULT_MAX_SIZE = 10_000
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 #: Characters no column name may contain: C0 controls and DEL.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+#: Lone UTF-16 surrogates: JSON text of them cannot be encoded as UTF-8.
+SURROGATES = re.compile("[\ud800-\udfff]")
 _FIELDS = ("name", "columns", "max_size", "rolling_windows", "lag_periods")
 
 
@@ -120,6 +122,12 @@ def _check_columns(columns: Sequence[object]) -> None:
             msg = (
                 f"Invalid column name {column!r}: column names must not contain "
                 "control characters (U+0000 to U+001F, U+007F)"
+            )
+            raise InvalidRequestError(msg)
+        if SURROGATES.search(column):
+            msg = (
+                f"Invalid column name {column!r}: column names must be valid Unicode "
+                "text, without lone UTF-16 surrogates (U+D800 to U+DFFF)"
             )
             raise InvalidRequestError(msg)
         if column in seen:

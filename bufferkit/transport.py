@@ -134,19 +134,21 @@ class Transport:
     ) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             for attempt in (1, 2):
+                reused = self._connection is not None
                 connection = self._connection or self._connect()
                 try:
-                    connection.request(method, path, body=payload, headers=headers)
-                    response = connection.getresponse()
-                    data = response.read()
+                    response, data = _exchange(
+                        connection, method, path, payload, headers
+                    )
                 except (
                     http.client.RemoteDisconnected,
                     BrokenPipeError,
                     ConnectionResetError,
                 ) as error:
-                    # A kept-alive connection the server closed; retry once, fresh.
                     self.close()
-                    if attempt == 2:
+                    # Only a kept-alive connection that the server closed while it
+                    # was idle is retried, once, on a fresh connection.
+                    if not reused or attempt == 2:
                         raise self._unavailable(error) from error
                     continue
                 except ConnectionError as error:
@@ -205,3 +207,28 @@ def _error_from(status: int, body: Any) -> BufferkitError:
     message = str(error.get("message", ""))
     error_class = ERRORS_BY_CODE.get(code, BufferkitError)
     return error_class(message, status=status, code=code)
+
+
+def _exchange(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    payload: bytes | None,
+    headers: dict[str, str],
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """Send one request and read its response.
+
+    A server may answer before the body is sent in full, as it does with 413 for a
+    body over its limit, and close the connection: the send then fails, and the
+    answer is read from the connection if it arrived.
+    """
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+    except (BrokenPipeError, ConnectionResetError) as error:
+        try:
+            response = connection.getresponse()
+            return response, response.read()
+        except (OSError, http.client.HTTPException):
+            raise error from None
+    response = connection.getresponse()
+    return response, response.read()

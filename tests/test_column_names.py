@@ -119,3 +119,17 @@ def test_control_characters_are_rejected_at_create(api: Api, column: str) -> Non
         "control characters (U+0000 to U+001F, U+007F)",
     }
     assert api.get(f"{BUFFERS}/ctl").status == 404
+
+
+@pytest.mark.parametrize("column", ["\ud800", "x\udfff", "\udc00y"])
+def test_lone_surrogates_are_rejected_at_create(api: Api, column: str) -> None:
+    response = api.post(BUFFERS, {"name": "sur", "columns": [column]})
+
+    assert response.status == 400
+    assert response.json["error"] == {
+        "code": "invalid_request",
+        "message": f"Invalid column name {column!r}: column names must be valid "
+        "Unicode text, without lone UTF-16 surrogates (U+D800 to U+DFFF)",
+    }
+    assert api.get(f"{BUFFERS}/sur").status == 404
+    assert api.get(BUFFERS).status == 200
