@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from bufferkit import __version__
 from bufferkit.app import (
@@ -24,31 +25,29 @@ from bufferkit.app import (
     serve,
 )
 from bufferkit.collector import DEFAULT_BUFFER, DEFAULT_WINDOWS, collect
-from bufferkit.errors import BufferkitError
+from bufferkit.config import NAME_PATTERN
+from bufferkit.errors import BufferkitError, ServerUnavailableError
 from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE
 from bufferkit.transport import Transport
 
 log = logging.getLogger("bufferkit")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+def _float_parser(*, allow_zero: bool, what: str) -> Callable[[str], float]:
+    """Return an argparse type that accepts finite numbers above 0, or from 0 when
+    ``allow_zero``."""
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        in_range = 0 <= value < math.inf if allow_zero else 0 < value < math.inf
+        if not in_range:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return value
+    return parse
 
 
 def _integer_parser(low: int, high: int | None, what: str) -> Callable[[str], int]:
@@ -64,6 +63,31 @@ def _integer_parser(low: int, high: int | None, what: str) -> Callable[[str], in
         return value
 
     return parse
+
+
+_positive_float = _float_parser(allow_zero=False, what="a positive number")
+_non_negative_float = _float_parser(allow_zero=True, what="a non-negative number")
+
+
+def _server_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = (
+            "must be an http:// or https:// URL, such as http://HOST:PORT/, "
+            f"got {text!r}"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _buffer_name(text: str) -> str:
+    if not NAME_PATTERN.fullmatch(text):
+        msg = (
+            "must be 1-128 characters of A-Z a-z 0-9 _ . - starting with a letter "
+            f"or digit, got {text!r}"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 _positive_int = _integer_parser(1, None, "a positive integer")
@@ -208,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect_parser.add_argument(
         "--url",
+        type=_server_url,
         default=os.environ.get("BUFFERKIT_URL")
         or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/",
         help="base URL of the server (default: $BUFFERKIT_URL if set, else "
@@ -220,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect_parser.add_argument(
         "--buffer",
+        type=_buffer_name,
         default=DEFAULT_BUFFER,
         help="buffer to append to (default: %(default)s)",
     )
@@ -336,9 +362,10 @@ def _run_collect(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except ServerUnavailableError as error:
+        log.error("%s", error.message)
+        return 1
     except OSError as error:
-        # ServerUnavailableError is both an OSError and a BufferkitError, so this
-        # clause comes first.
         log.error("Cannot reach the server at %s: %s", args.url, error)
         return 1
     except BufferkitError as error:

@@ -88,6 +88,8 @@ def test_help_port_zero_explained() -> None:
         (["serve", "--max-buffers", "-1"], "--max-buffers: must be a non-negative"),
         (["collect", "--interval", "inf"], "--interval: must be a positive number"),
         (["collect", "--count", "0"], "--count: must be a positive integer"),
+        (["collect", "--url", "not a url"], "--url: must be an http:// or https://"),
+        (["collect", "--buffer", "bad name"], "--buffer: must be 1-128 characters"),
         (["serve", "--host", "999.1.1.1"], "--host: invalid IP address: '999.1.1.1'"),
         (["serve", "--host", "bad_name!"], "--host: invalid IP address or host name"),
         (["serve", "--log-level", "verbose"], "--log-level: invalid choice"),

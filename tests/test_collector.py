@@ -122,7 +122,8 @@ def test_collect_reports_unreachable_server() -> None:
     )
 
     assert result.returncode == 1
-    assert "Cannot reach the server at http://127.0.0.1:9/" in result.stderr
+    assert "Cannot reach the bufferkit server at http://127.0.0.1:9/ (" in result.stderr
+    assert "start one with `bufferkit serve`" in result.stderr
 
 
 def test_sampler_rates_from_counters(monkeypatch: pytest.MonkeyPatch) -> None:
