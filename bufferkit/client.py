@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bufferkit._discovery import DEFAULT_URL, find_server
-from bufferkit.handle import APPEND_CHUNK_ROWS, BufferHandle, Row, _buffer_path
+from bufferkit.handle import APPEND_CHUNK_ROWS, BufferHandle, Row, buffer_path
 from bufferkit.transport import DEFAULT_TIMEOUT, Transport
 
 __all__ = [
@@ -141,7 +141,7 @@ write ["xy"] for one column
 
     def buffer(self, name: str) -> BufferHandle:
         """Return the handle of an existing buffer; raise ``BufferNotFoundError``."""
-        return BufferHandle(self, self.request("GET", _buffer_path(name)))
+        return BufferHandle(self, self.request("GET", buffer_path(name)))
 
     def buffers(self) -> list[dict[str, Any]]:
         """Return the model of every buffer, in creation order.
@@ -159,7 +159,7 @@ write ["xy"] for one column
 
     def delete(self, name: str) -> dict[str, Any]:
         """Delete a buffer; return ``{deleted, memory_freed_bytes}``."""
-        reply: dict[str, Any] = self.request("DELETE", _buffer_path(name))
+        reply: dict[str, Any] = self.request("DELETE", buffer_path(name))
         return reply
 
 

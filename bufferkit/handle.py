@@ -89,7 +89,7 @@ class BufferHandle:
 
     def info(self) -> dict[str, Any]:
         """Return the buffer's model: sizes, columns, windows, memory, creation."""
-        reply: dict[str, Any] = self._client.request("GET", _buffer_path(self._name))
+        reply: dict[str, Any] = self._client.request("GET", buffer_path(self._name))
         return reply
 
     def append(
@@ -145,7 +145,7 @@ nan (row 0): values must be finite numbers
         ...
         TypeError: append() got a Polars LazyFrame: call .collect() first
         """
-        path = f"{_buffer_path(self._name)}/append"
+        path = f"{buffer_path(self._name)}/append"
         total = {"rows_appended": 0, "current_size": 0, "rows_dropped": 0}
         for payload, content_type in _append_bodies(rows, self._columns):
             reply = self._client.request(
@@ -353,7 +353,7 @@ nan (row 0): values must be finite numbers
 
         A feature is ``None`` while the buffer contains too few rows for it.
         """
-        path = f"{_buffer_path(self._name)}/features"
+        path = f"{buffer_path(self._name)}/features"
         reply: dict[str, Any] = self._client.request("GET", path)
         features: dict[str, float | None] = reply["features"]
         return features
@@ -388,11 +388,12 @@ nan (row 0): values must be finite numbers
             query["last"] = last
         if file_format is not None:
             query["format"] = file_format
-        path = f"{_buffer_path(self._name)}/{resource}"
+        path = f"{buffer_path(self._name)}/{resource}"
         return f"{path}?{urlencode(query)}" if query else path
 
 
-def _buffer_path(name: str) -> str:
+def buffer_path(name: str) -> str:
+    """Return the API path of the buffer ``name``, percent-encoded as one segment."""
     return f"v1/ml/buffers/{quote(name, safe='')}"
 
 
