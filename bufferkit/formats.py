@@ -21,9 +21,9 @@ import orjson
 import polars as pl
 
 from bufferkit.codec import dumps
+from bufferkit.ingest_arrow import ARROW_STREAM_TYPE
 
 JSON_TYPE = "application/json"
-ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
 #: Content type and file extension of the formats sent as files.
 FILE_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),

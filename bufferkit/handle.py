@@ -21,7 +21,7 @@ from bufferkit._frames import (
     rows_frame,
 )
 from bufferkit.errors import InvalidRequestError
-from bufferkit.formats import ARROW_STREAM_TYPE
+from bufferkit.ingest_arrow import ARROW_STREAM_TYPE
 from bufferkit.query import MAX_HISTORY_ROWS_HEADER
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from bufferkit.errors import (
     UnauthorizedError,
 )
 from bufferkit.features import feature_names
-from bufferkit.formats import Encoded, encode_page, with_data
+from bufferkit.formats import JSON_TYPE, Encoded, encode_page, with_data
 from bufferkit.media import body_kind, decode_content
 from bufferkit.openapi import openapi_document
 from bufferkit.query import (
@@ -58,7 +58,6 @@ OFFLOAD_ROWS = 5_000
 #: Compressed bodies larger than this are decompressed on a worker thread.
 OFFLOAD_COMPRESSED_BYTES = 16 * 1024
 _VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_JSON_TYPE = "application/json"
 OPENAPI_PATH = "v1/ml/openapi.json"
 
 
@@ -190,7 +189,7 @@ class BufferkitHandler(web.RequestHandler):
     def finish_json_bytes(self, payload: bytes, status: int = 200) -> None:
         """Finish the request with an already encoded JSON body."""
         self.set_status(status)
-        self.set_header("Content-Type", _JSON_TYPE)
+        self.set_header("Content-Type", JSON_TYPE)
         self.finish(payload)
 
     def finish_typed(self, body: bytes, content_type: str) -> None:
@@ -246,7 +245,7 @@ class BufferkitHandler(web.RequestHandler):
             self.set_header("WWW-Authenticate", "token")
         for header, value in getattr(self, "_kept_headers", {}).items():
             self.set_header(header, value)
-        self.set_header("Content-Type", _JSON_TYPE)
+        self.set_header("Content-Type", JSON_TYPE)
         self.finish(dumps(error.to_dict()))
 
     def _as_bufferkit_error(
@@ -390,7 +389,7 @@ class DataHandler(BufferkitHandler):
         The event loop serves other requests between parts, and waits for each
         part to reach the socket before encoding the next.
         """
-        self.set_header("Content-Type", _JSON_TYPE)
+        self.set_header("Content-Type", JSON_TYPE)
         try:
             while True:
                 part = await self.offload(lambda: next(parts, None), heavy=True)

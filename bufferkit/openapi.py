@@ -13,8 +13,8 @@ from typing import Any
 
 from bufferkit import __version__
 from bufferkit.config import DEFAULT_MAX_SIZE, MAX_SIZE_LIMIT
-from bufferkit.formats import ARROW_STREAM_TYPE, FILE_FORMATS
-from bufferkit.ingest_arrow import ARROW_FILE_TYPE
+from bufferkit.formats import FILE_FORMATS
+from bufferkit.ingest_arrow import ARROW_FILE_TYPE, ARROW_STREAM_TYPE
 from bufferkit.query import (
     FORMATS,
     MAX_HISTORY_ROWS_HEADER,
