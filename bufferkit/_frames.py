@@ -24,7 +24,7 @@ import orjson
 import polars as pl
 
 from bufferkit.errors import InvalidRequestError
-from bufferkit.ingest import decode_append
+from bufferkit.ingest import decode_append, schema_mismatch_message
 from bufferkit.ingest_columns import decode_columns
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -55,11 +55,7 @@ must be finite numbers; drop or fill them before appending
 (row 2): values must be finite numbers; drop or fill them before appending
     """
     if sorted(frame.columns) != sorted(columns):
-        msg = (
-            f"Schema mismatch: buffer expects columns {list(columns)}, "
-            f"got {frame.columns}"
-        )
-        raise InvalidRequestError(msg)
+        raise InvalidRequestError(schema_mismatch_message(columns, frame.columns))
     for name, dtype in frame.schema.items():
         if not dtype.is_numeric():
             msg = f"Column {name!r} has type {dtype}: cast it to a number type first"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -148,10 +149,7 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
             )
             raise InvalidRequestError(msg)
         if row.keys() != expected:
-            msg = (
-                f"Schema mismatch: buffer expects columns {list(columns)}, "
-                f"got {list(row)} (row {index})"
-            )
+            msg = f"{schema_mismatch_message(columns, list(row))} (row {index})"
             raise InvalidRequestError(msg)
         for position, column in enumerate(columns):
             block[position, index] = checked_number(row[column], column, index)
@@ -199,6 +197,13 @@ def checked_number(value: object, column: str, row: int) -> float:
         )
         raise InvalidRequestError(msg)
     return number
+
+
+def schema_mismatch_message(columns: Sequence[str], received: Sequence[str]) -> str:
+    """Build the message for a body or frame whose columns are not ``columns``."""
+    return (
+        f"Schema mismatch: buffer expects columns {list(columns)}, got {list(received)}"
+    )
 
 
 def show_value(value: object) -> str:

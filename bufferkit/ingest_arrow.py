@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from bufferkit.errors import InvalidRequestError
+from bufferkit.ingest import schema_mismatch_message
 from bufferkit.storage import FloatArray
 
 ARROW_STREAM_TYPE = "application/vnd.apache.arrow.stream"
@@ -54,11 +55,7 @@ stream: it does not end with the end-of-stream marker
     is_file = body.startswith(ARROW_FILE_MAGIC)
     frame = _read_file(body) if is_file else _read_stream(body)
     if frame.width != len(columns) or set(frame.columns) != set(columns):
-        msg = (
-            f"Schema mismatch: buffer expects columns {list(columns)}, "
-            f"got {frame.columns}"
-        )
-        raise InvalidRequestError(msg)
+        raise InvalidRequestError(schema_mismatch_message(columns, frame.columns))
     for column in columns:
         dtype = frame.schema[column]
         if not dtype.is_numeric():

@@ -20,7 +20,12 @@ from msgspec.structs import astuple
 
 from bufferkit.codec import loads, only_keys_once
 from bufferkit.errors import InvalidRequestError
-from bufferkit.ingest import checked_number, envelope_value, show_value
+from bufferkit.ingest import (
+    checked_number,
+    envelope_value,
+    schema_mismatch_message,
+    show_value,
+)
 from bufferkit.storage import FloatArray
 
 _COLUMNS_FIRST = re.compile(rb'\s*\{\s*"columns"\s*:')
@@ -104,11 +109,7 @@ def _decode_checked(body: bytes, columns: tuple[str, ...]) -> FloatArray:
         msg = f"'columns' must be an object of column arrays, got {show_value(mapping)}"
         raise InvalidRequestError(msg)
     if mapping.keys() != set(columns):
-        msg = (
-            f"Schema mismatch: buffer expects columns {list(columns)}, "
-            f"got {list(mapping)}"
-        )
-        raise InvalidRequestError(msg)
+        raise InvalidRequestError(schema_mismatch_message(columns, list(mapping)))
     for column in columns:
         if not isinstance(mapping[column], list):
             msg = f"Column {column!r} must be an array of values, got " + show_value(
