@@ -18,9 +18,9 @@ so that:
   error, Jupyter's own 403 included, leaves as ``{"error": {"code", "message"}}``;
 - ``JupyterBufferkitHandler.prepare`` runs Jupyter's ``prepare`` first (host check,
   user, CORS, XSRF, origin) and rejects any request without a user. Then it runs
-  the standalone chain: ``NotFoundHandler``'s 404 and the body-size check of
-  ``BufferkitHandler``. The body streams in through ``data_received`` only after
-  all of these have passed;
+  the standalone chain: ``NotFoundHandler``'s 404 and the checks of
+  ``BufferkitHandler`` on the query parameters and the declared body size. The
+  body streams in through ``data_received`` only after all of these have passed;
 - ``web.authenticated`` is the outermost wrapper of every verb, as jupyter-server's
   audit of extension routes expects, and ``authorized`` asks Jupyter's authorizer
   about the ``bufferkit`` resource. Deriving the classes rather than writing them
@@ -69,7 +69,7 @@ class JupyterBufferkitHandler(BufferkitHandler, APIHandler):
     host_query_arguments = ("token", "no_track_activity")
 
     async def prepare(self) -> None:  # type: ignore[override]
-        """Authenticate as Jupyter does, then check the declared body size.
+        """Authenticate as Jupyter does, then check the query and the body size.
 
         Jupyter's ``prepare`` rejects unauthenticated requests only when
         ``ServerApp.allow_unauthenticated_access`` is off. The API rejects them
