@@ -76,9 +76,20 @@ filename='demo.csv')
 
 def with_data(head: dict[str, Any], data: bytes) -> bytes:
     """Return the JSON object ``head`` with the encoded JSON ``data`` as ``"data"``."""
+    return data_prefix(head) + data + b"}"
+
+
+def data_prefix(head: dict[str, Any]) -> bytes:
+    """Encode the JSON object ``head`` up to the value of a last key ``"data"``.
+
+    Examples
+    --------
+    >>> data_prefix({"n": 3}), data_prefix({})
+    (b'{"n":3,"data":', b'{"data":')
+    """
     encoded_head = dumps(head)
     separator = b"," if len(encoded_head) > 2 else b""
-    return encoded_head[:-1] + separator + b'"data":' + data + b"}"
+    return encoded_head[:-1] + separator + b'"data":'
 
 
 def rows_json(frame: pl.DataFrame, rows: int | None = None) -> bytes:

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from bufferkit.buffer import Snapshot
-from bufferkit.codec import dumps, rows_json
+from bufferkit.codec import rows_json
+from bufferkit.formats import data_prefix
 
 #: Formats that ``encode_in_parts`` can send in parts.
 STREAMED_FORMATS = ("json", "columns")
@@ -46,8 +47,7 @@ def encode_in_parts(
     >>> b"".join(encode_in_parts({"n": 3}, snapshot, "columns", part_values=2))
     b'{"n":3,"data":{"x":[1.0,2.0,3.0],"y":[4.0,5.0,6.0]}}'
     """
-    encoded_head = dumps(head)
-    yield encoded_head[:-1] + (b',"data":' if len(encoded_head) > 2 else b'"data":')
+    yield data_prefix(head)
     if response_format == "json":
         yield from _rows_in_parts(
             snapshot, max(1, part_values // len(snapshot.columns))
