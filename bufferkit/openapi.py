@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from bufferkit import __version__
-from bufferkit.config import DEFAULT_MAX_SIZE, MAX_SIZE_LIMIT
+from bufferkit.config import DEFAULT_MAX_SIZE, MAX_SIZE_LIMIT, NAME_PATTERN
 from bufferkit.formats import FILE_FORMATS
 from bufferkit.ingest_arrow import ARROW_FILE_TYPE, ARROW_STREAM_TYPE
 from bufferkit.query import (
@@ -65,7 +65,7 @@ _ERROR_DESCRIPTIONS = {
     "nothing of the server's internals.",
 }
 
-_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+_NAME_PATTERN = f"^{NAME_PATTERN.pattern}$"
 _TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 
 
