@@ -45,7 +45,11 @@ from traitlets import Int, TraitError
 
 from bufferkit import handlers
 from bufferkit.errors import BufferkitError, ForbiddenError
-from bufferkit.handlers import DEFAULT_MAX_BODY_SIZE, BufferkitHandler
+from bufferkit.handlers import (
+    DEFAULT_MAX_BODY_SIZE,
+    BufferkitHandler,
+    implements_verb,
+)
 from bufferkit.registry import Registry
 
 _VERBS = ("get", "post", "put", "patch", "delete", "head")
@@ -137,9 +141,8 @@ def jupyter_handler(handler: type[BufferkitHandler]) -> type[JupyterBufferkitHan
         return _DERIVED[handler]
     namespace: dict[str, Any] = {"__module__": __name__, "__doc__": handler.__doc__}
     for verb in _VERBS:
-        body = getattr(handler, verb)
-        if body is not getattr(web.RequestHandler, verb):
-            namespace[verb] = web.authenticated(authorized(body))
+        if implements_verb(handler, verb):
+            namespace[verb] = web.authenticated(authorized(getattr(handler, verb)))
     bases = (JupyterBufferkitHandler, handler)
     derived = cast(
         type[JupyterBufferkitHandler], type(handler.__name__, bases, namespace)

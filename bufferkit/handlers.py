@@ -61,6 +61,14 @@ _VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 OPENAPI_PATH = "v1/ml/openapi.json"
 
 
+def implements_verb(handler: type[web.RequestHandler], verb: str) -> bool:
+    """Return whether ``handler`` overrides Tornado's default method of ``verb``."""
+    method = verb.lower()
+    return getattr(handler, method, None) is not getattr(
+        web.RequestHandler, method, None
+    )
+
+
 @web.stream_request_body
 class BufferkitHandler(web.RequestHandler):
     """Base of every API handler: settings, body limit, token and JSON errors."""
@@ -111,10 +119,7 @@ class BufferkitHandler(web.RequestHandler):
     def _method_implemented(self) -> bool:
         """Return whether the route implements the request's verb, else 405 comes
         first."""
-        verb = (self.request.method or "").lower()
-        return getattr(type(self), verb, None) is not getattr(
-            web.RequestHandler, verb, None
-        )
+        return implements_verb(type(self), self.request.method or "")
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
         """Decode a path segment leniently: a name that is not UTF-8 is not found.
@@ -209,12 +214,7 @@ class BufferkitHandler(web.RequestHandler):
 
     def allowed_methods(self) -> list[str]:
         """Return the HTTP verbs this handler implements."""
-        return [
-            verb
-            for verb in _VERBS
-            if getattr(type(self), verb.lower())
-            is not getattr(web.RequestHandler, verb.lower())
-        ]
+        return [verb for verb in _VERBS if implements_verb(type(self), verb)]
 
     def log_exception(
         self,
