@@ -26,6 +26,7 @@ from bufferkit.errors import (
     BufferNotFoundError,
     InvalidRequestError,
 )
+from bufferkit.handle import buffer_path
 from bufferkit.transport import Transport
 
 log = logging.getLogger("bufferkit")
@@ -108,7 +109,7 @@ def ensure_metrics_buffer(transport: Transport, name: str, max_size: int) -> Non
     Reads the buffer first, so that appending to an existing one sends no create
     request that the server would log as a 409 conflict.
     """
-    path = f"v1/ml/buffers/{name}"
+    path = buffer_path(name)
     try:
         model = transport.request("GET", path)
     except BufferNotFoundError:
@@ -166,7 +167,7 @@ def collect(
         deadline = max(deadline + interval, time.monotonic())
         row = sampler.sample()
         reply = transport.request(
-            "POST", f"v1/ml/buffers/{name}/append", {"data": [row]}
+            "POST", f"{buffer_path(name)}/append", {"data": [row]}
         )
         sent += 1
         if on_row is not None:

@@ -393,7 +393,20 @@ nan (row 0): values must be finite numbers
 
 
 def buffer_path(name: str) -> str:
-    """Return the API path of the buffer ``name``, percent-encoded as one segment."""
+    """Return the API path of the buffer ``name``, percent-encoded as one segment.
+
+    Examples
+    --------
+    >>> buffer_path("a/b")
+    'v1/ml/buffers/a%2Fb'
+    >>> buffer_path("")
+    Traceback (most recent call last):
+    ...
+    ValueError: Buffer name must be a non-empty string, got ''
+    """
+    if not isinstance(name, str) or not name:
+        msg = f"Buffer name must be a non-empty string, got {name!r}"
+        raise ValueError(msg)
     return f"v1/ml/buffers/{quote(name, safe='')}"
 
 
