@@ -197,9 +197,10 @@ class Buffer:
     ) -> FeatureHistory:
         """Compute the features of each row of a page, selected as ``read`` does.
 
-        Each row's features are those ``features`` returned when it was the newest
-        row, computed from the rows held: a window or lag reaching back before the
-        oldest row held is null.
+        Each row's features are computed from that row's point of view over the rows
+        held now, so the newest row's equal ``features()``; a window or lag reaching
+        back before the oldest row held is null, even where ``features()`` had a
+        value when that row was the newest, before older rows were evicted.
         """
         config = self.config
         with self._lock:

@@ -207,9 +207,11 @@ nan (row 0): values must be finite numbers
     def feature_history(
         self, *, offset: int = 0, limit: int | None = None, last: int | None = None
     ) -> pl.DataFrame:
-        """Return the features of each row, computed when that row was the newest.
+        """Return the features of each row, from that row's point of view.
 
-        The last row of the history equals ``features()``. It pages like
+        They are computed over the rows the buffer holds now: a window or lag that
+        reaches back before the oldest row held is null. The last row of the
+        history equals ``features()``. It pages like
         ``data()``. Without ``limit`` or ``last`` it returns every row from
         ``offset`` on, in as many requests as the server's limit of rows per
         history request needs; rows appended between those requests can make the

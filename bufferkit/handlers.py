@@ -420,8 +420,9 @@ class DataHandler(BufferkitHandler):
 class FeatureHistoryHandler(DataHandler):
     """``/v1/ml/buffers/{name}/features/history``: the features of every row.
 
-    Each row holds the features ``/features`` returned when that row was the newest,
-    so the last row of the history equals ``/features``. The query is the same as
+    Each row contains its features from its own point of view over the rows held,
+    null where a window or lag reaches back before the oldest row held, so the last
+    row of the history equals ``/features``. The query is the same as
     for ``/data``. The JSON formats send
     ``{name, row_count, columns, returned_rows, offset, data}`` where ``columns``
     lists the feature names; the files are named ``<name>-features.<extension>``.

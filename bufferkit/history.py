@@ -1,10 +1,10 @@
 """Feature history: the features of every row, each from that row's point of view.
 
-Row ``i`` of the history contains what ``/features`` returned when row ``i`` was the
-newest: the same names, definitions and null rules, computed by the same
-``window_stats`` on the same window values, so the newest row of the history equals
-the latest features bit for bit. A window or lag that reaches back before the first
-row given is null.
+Row ``i`` of the history contains the features of row ``i`` as if it were the newest,
+over the rows given: the same names, definitions and null rules as ``/features``,
+computed by the same ``window_stats`` on the same window values, so the newest row of
+the history equals the latest features bit for bit. A window or lag that reaches back
+before the first row given is null.
 
 The windows of one column are rows of a ``sliding_window_view``, copied and reduced
 a bounded chunk at a time, so memory stays near ``_CHUNK_VALUES`` values per chunk
