@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bufferkit._discovery import DEFAULT_URL, find_server
-from bufferkit.handle import APPEND_CHUNK_ROWS, BufferHandle, Row, buffer_path
-from bufferkit.transport import DEFAULT_TIMEOUT, Transport
+from bufferkit.append_request import APPEND_CHUNK_ROWS, Row
+from bufferkit.handle import BufferHandle
+from bufferkit.transport import DEFAULT_TIMEOUT, Transport, buffer_path
 
 __all__ = [
     "APPEND_CHUNK_ROWS",

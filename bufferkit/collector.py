@@ -26,8 +26,7 @@ from bufferkit.errors import (
     BufferNotFoundError,
     InvalidRequestError,
 )
-from bufferkit.handle import buffer_path
-from bufferkit.transport import Transport
+from bufferkit.transport import Transport, buffer_path
 
 log = logging.getLogger("bufferkit")
 

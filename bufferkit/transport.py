@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import threading
 from typing import Any, Literal, overload
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -232,3 +232,21 @@ def _exchange(
             raise error from None
     response = connection.getresponse()
     return response, response.read()
+
+
+def buffer_path(name: str) -> str:
+    """Return the API path of the buffer ``name``, percent-encoded as one segment.
+
+    Examples
+    --------
+    >>> buffer_path("a/b")
+    'v1/ml/buffers/a%2Fb'
+    >>> buffer_path("")
+    Traceback (most recent call last):
+    ...
+    ValueError: Buffer name must be a non-empty string, got ''
+    """
+    if not isinstance(name, str) or not name:
+        msg = f"Buffer name must be a non-empty string, got {name!r}"
+        raise ValueError(msg)
+    return f"v1/ml/buffers/{quote(name, safe='')}"

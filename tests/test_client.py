@@ -18,8 +18,7 @@ import psutil
 import pytest
 from polars.testing import assert_frame_equal
 
-from bufferkit import _discovery
-from bufferkit import handle as handle_module
+from bufferkit import _discovery, append_request
 from bufferkit._frames import arrow_stream
 from bufferkit.client import BufferHandle, Client
 from bufferkit.errors import (
@@ -138,7 +137,7 @@ def test_delete_and_errors(client: Client) -> None:
 def test_large_frame_goes_in_chunks(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(append_request, "APPEND_CHUNK_ROWS", 4)
     handle = client.create("chunks", ["x", "y"], max_size=8)
     frame = pl.DataFrame({"x": range(10), "y": [float(i) / 2 for i in range(10)]})
 
@@ -419,7 +418,7 @@ def test_export_rejects_unknown_extension(
 def test_large_row_list_goes_in_chunks(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(append_request, "APPEND_CHUNK_ROWS", 4)
     handle = client.create("rows", ["x", "y"], max_size=8)
     rows = [{"y": value / 2, "x": value} for value in range(10)]
 
@@ -450,7 +449,7 @@ def test_bad_later_chunk_stores_nothing(
     rows[7] = bad_row
     with pytest.raises(InvalidRequestError) as whole:
         handle.append(rows)
-    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(append_request, "APPEND_CHUNK_ROWS", 4)
 
     with pytest.raises(InvalidRequestError) as chunked:
         handle.append(rows)
@@ -462,7 +461,7 @@ def test_bad_later_chunk_stores_nothing(
 
 
 def test_long_list_checked_before_sending(client: Client) -> None:
-    rows = handle_module.APPEND_CHUNK_ROWS + 10_000
+    rows = append_request.APPEND_CHUNK_ROWS + 10_000
     handle = client.create("long", ["x"], max_size=rows)
     data = [{"x": float(value)} for value in range(rows)]
     data[-1] = {"x": "late"}

@@ -17,8 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import bufferkit
-from bufferkit import errors
-from bufferkit import handle as handle_module
+from bufferkit import append_request, errors
 from bufferkit.client import BufferHandle, Client
 from bufferkit.errors import (
     BufferkitError,
@@ -86,7 +85,7 @@ def test_non_finite_row_values_are_named(
         handle.append(rows)
     with pytest.raises(InvalidRequestError) as columns:
         handle.append({"x": [1.0] * 10, "y": [row["y"] for row in rows]})
-    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(append_request, "APPEND_CHUNK_ROWS", 4)
     with pytest.raises(InvalidRequestError) as chunked:
         handle.append(rows)
 
@@ -144,7 +143,7 @@ def test_append_dict_of_columns(
     second = handle.append(
         {"x": np.array([5.0, 6.0]), "y": pl.Series([7, 8], dtype=pl.Int16)}
     )
-    monkeypatch.setattr(handle_module, "APPEND_CHUNK_ROWS", 4)
+    monkeypatch.setattr(append_request, "APPEND_CHUNK_ROWS", 4)
     chunked = handle.append({"x": tuple(range(10)), "y": [0.5] * 10})
     with pytest.raises(InvalidRequestError, match=r"'late' \(row 9\)"):
         handle.append({"x": [*range(9), "late"], "y": [0.5] * 10})
