@@ -97,7 +97,7 @@ def _jupyter_servers() -> list[tuple[str, str | None]]:
 
 
 def _kernel_runtime_dir() -> str | None:
-    """The directory of this kernel's connection file, when running in a kernel."""
+    """Return the directory of this kernel's connection file, if in a kernel."""
     kernelapp = sys.modules.get("ipykernel.kernelapp")
     if kernelapp is None or not kernelapp.IPKernelApp.initialized():
         return None

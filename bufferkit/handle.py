@@ -56,7 +56,7 @@ class BufferHandle:
         self._client = client
         self._name: str = model["name"]
         self._columns: tuple[str, ...] = tuple(model["columns"])
-        # The server's most rows per history request, once a response told it.
+        # Maximum rows per history request, from the header of a history response.
         self._max_history_rows: int | None = None
 
     @property
@@ -380,6 +380,6 @@ nan (row 0): values must be finite numbers
 
 
 def _max_rows(headers: Mapping[str, str]) -> int | None:
-    """The positive row limit that ``MAX_HISTORY_ROWS_HEADER`` gives, if any."""
+    """Return the positive row limit in ``MAX_HISTORY_ROWS_HEADER``, if any."""
     text = headers.get(MAX_HISTORY_ROWS_HEADER.lower(), "").strip()
     return int(text) if text.isdigit() and int(text) > 0 else None

@@ -201,7 +201,7 @@ def _error_from(status: int, body: Any) -> BufferkitError:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return BufferkitError(
-            f"Server answered HTTP {status} without an error body", status=status
+            f"Server returned HTTP {status} without an error body", status=status
         )
     code = str(error.get("code", "internal_error"))
     message = str(error.get("message", ""))

@@ -34,11 +34,11 @@ def fill(api: Api, name: str, columns: list[str], rows: int) -> None:
 
 def limit_message(rows: int, features: int) -> str:
     """Return the message of a history request of ``rows`` rows over the limit."""
-    most = MAX_HISTORY_VALUES // features
+    max_rows = MAX_HISTORY_VALUES // features
     return (
         f"Feature history of {rows} rows x {features} features is "
         f"{rows * features} values, over the limit of {MAX_HISTORY_VALUES} values "
-        f"per request: select at most {most} rows per request for this buffer, "
+        f"per request: select at most {max_rows} rows per request for this buffer, "
         "paging with 'offset' and 'limit' or using 'last'"
     )
 
